@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The `bulwark` command. Bulwark runs its TypeScript sources directly on Node.js 24 (type stripping), which
+// package.json pins as a devDependency: `npx bulwark` and every `npm run` script use that Node.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `bulwark needs Node.js 24 or newer (this is ${process.version}). Run it as \`npx bulwark\` after \`npm install\`, which uses the pinned Node 24.\n`,
+  );
+  process.exit(1);
+}
+await import('../src/cli/main.ts');

@@ -1,0 +1,81 @@
+/** `bulwark status`: what `bulwark up` runs, and whether each component answers its readiness probe now. */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import type { BulwarkConfig } from '../../core/index.ts';
+import { isAlive, readState } from '../runtime-state.ts';
+
+export interface ComponentStatus {
+  name: string;
+  status: string;
+  pid: number | null;
+  url: string | null;
+  restarts: number;
+  health: 'ready' | 'not_ready' | 'unreachable' | 'unknown';
+}
+
+export interface PlatformStatus {
+  running: boolean;
+  supervisorPid: number | null;
+  startedAt: string | null;
+  home: string;
+  components: ComponentStatus[];
+}
+
+export async function collectStatus(config: BulwarkConfig, timeoutMs = 2000): Promise<PlatformStatus> {
+  const state = readState(config.home);
+  if (!state || !isAlive(state.supervisorPid)) {
+    return { running: false, supervisorPid: null, startedAt: null, home: config.home, components: [] };
+  }
+  const dispatcher = new Agent({
+    connect: { ...(state.caFile ? { ca: readFileSync(state.caFile, 'utf8') } : {}), timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  try {
+    const components = await Promise.all(
+      state.components.map(
+        async (c): Promise<ComponentStatus> => ({
+          name: c.name,
+          status: c.status,
+          pid: c.pid,
+          url: c.url,
+          restarts: c.restarts,
+          health: c.url ? await probe(`${c.url}/readyz`, dispatcher) : 'unknown',
+        }),
+      ),
+    );
+    return {
+      running: true,
+      supervisorPid: state.supervisorPid,
+      startedAt: state.startedAt,
+      home: config.home,
+      components,
+    };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function probe(url: string, dispatcher: Agent): Promise<ComponentStatus['health']> {
+  try {
+    const res = await request(url, { dispatcher });
+    await res.body.dump();
+    return res.statusCode === 200 ? 'ready' : 'not_ready';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+export function formatStatus(status: PlatformStatus): string {
+  if (!status.running)
+    return `Bulwark is not running (data directory ${status.home}). Start it with \`npm start\`.\n`;
+  const lines = status.components.map(
+    (c) =>
+      `  ${c.name.padEnd(10)} ${c.health.padEnd(11)} ${c.status.padEnd(10)} pid ${String(c.pid).padEnd(7)} restarts ${c.restarts}  ${c.url ?? '-'}`,
+  );
+  return [
+    `Bulwark is running (supervisor pid ${status.supervisorPid}, since ${status.startedAt})`,
+    ...lines,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,85 @@
+/**
+ * The `bulwark` command line. Each command is a thin layer over a module in ./commands; they print for
+ * people by default and `--json` where a script reads the output.
+ */
+import { Command, CommanderError } from 'commander';
+import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
+import { configCheck } from './commands/config-check.ts';
+import { run } from './commands/run.ts';
+import { collectStatus, formatStatus } from './commands/status.ts';
+import { up } from './commands/up.ts';
+import { configFile, loadPlatformConfig } from './config-file.ts';
+
+const program = new Command()
+  .name('bulwark')
+  .description(
+    'Bulwark: zero-trust security for microservices (gateway, identity, policy, mesh, keys, audit).',
+  )
+  .version(`bulwark ${VERSION}`, '-v, --version', 'print the version')
+  .option('-c, --config <file>', 'configuration file (default: $BULWARK_CONFIG or ./bulwark.yaml)')
+  .showHelpAfterError()
+  .exitOverride();
+
+const globalConfig = () => configFile(program.opts<{ config?: string }>().config);
+
+program
+  .command('up')
+  .description('start every enabled component on this machine, supervised (Ctrl-C stops them all)')
+  .action(async () => {
+    const file = globalConfig();
+    process.exitCode = await up(loadPlatformConfig(file), file, process.stdout);
+  });
+
+program
+  .command('status')
+  .description('list the running components with their URLs and health')
+  .option('--json', 'print JSON for scripts')
+  .action(async (options: { json?: boolean }) => {
+    const status = await collectStatus(loadPlatformConfig(globalConfig()));
+    process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    process.exitCode = status.running ? 0 : 3;
+  });
+
+program
+  .command('run')
+  .description(
+    'run one component in the foreground (what `up` does for each; the command of a cluster deployment)',
+  )
+  .argument('<component>', 'component name')
+  .action(async (name: string) => {
+    await run(name, loadPlatformConfig(globalConfig()), process.stdout);
+  });
+
+const config = program.command('config').description('work with configuration files');
+config
+  .command('check')
+  .description('validate a configuration file and print every problem with its fix')
+  .argument('<file>', 'YAML file to check')
+  .action((file: string) => {
+    process.exitCode = configCheck(file, process.stdout);
+  });
+
+program
+  .command('version')
+  .description('print the version of Bulwark and of the Node.js running it')
+  .action(() => {
+    process.stdout.write(`bulwark ${VERSION} (node ${process.version})\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else if (err instanceof ConfigError) {
+    process.stderr.write(
+      `Configuration problems:\n${err.issues.map((i) => `  ✗ ${i.path}: ${i.message}\n      fix: ${i.fix}`).join('\n')}\n`,
+    );
+    process.exitCode = 1;
+  } else if (err instanceof BulwarkError) {
+    process.stderr.write(`error ${err.code}: ${err.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Runs each component as its own child process and keeps it running: a child that exits unexpectedly is
+ * restarted after a delay that doubles on each crash (and resets once it has stayed up), and `stop()` sends
+ * SIGTERM to all, waits, and kills what did not exit. Children are started detached (their own process
+ * group, so a terminal's Ctrl-C reaches only the supervisor, which stops them in order) and exit by
+ * themselves when the IPC channel to the supervisor closes, so even a SIGKILLed supervisor leaves no orphan.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../core/index.ts';
+
+export interface ChildSpec {
+  name: string;
+  /** Module the child runs (a .ts or .js file). */
+  module: string;
+  args: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SupervisorOptions {
+  restartInitialDelayMs: number;
+  restartMaxDelayMs: number;
+  stableAfterMs: number;
+  readyTimeoutMs: number;
+  stopTimeoutMs: number;
+}
+
+export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+
+export interface ChildState {
+  name: string;
+  status: ChildStatus;
+  pid: number | null;
+  url: string | null;
+  restarts: number;
+  startedAt: number | null;
+  lastExit: { code: number | null; signal: string | null } | null;
+}
+
+/** The message a child sends once it is listening. */
+export interface ReadyMessage {
+  type: 'ready';
+  url: string;
+}
+
+interface Child {
+  spec: ChildSpec;
+  state: ChildState;
+  process: ChildProcess | null;
+  failures: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+export interface SupervisorEvents {
+  change: [ChildState[]];
+  ready: [ChildState];
+  exit: [ChildState];
+}
+
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  readonly #children: Child[];
+  readonly #options: SupervisorOptions;
+  readonly #clock: Clock;
+  #stopping = false;
+
+  constructor(specs: readonly ChildSpec[], options: SupervisorOptions, clock: Clock) {
+    super();
+    this.#options = options;
+    this.#clock = clock;
+    this.#children = specs.map((spec) => ({
+      spec,
+      process: null,
+      failures: 0,
+      restartTimer: null,
+      state: {
+        name: spec.name,
+        status: 'stopped',
+        pid: null,
+        url: null,
+        restarts: 0,
+        startedAt: null,
+        lastExit: null,
+      },
+    }));
+  }
+
+  snapshot(): ChildState[] {
+    return this.#children.map((c) => ({ ...c.state }));
+  }
+
+  /** Starts every child in order, each after the previous reported ready. Rejects if one cannot start. */
+  async start(): Promise<void> {
+    for (const child of this.#children) {
+      await this.#launch(child);
+    }
+  }
+
+  /** SIGTERM to every child, SIGKILL to those still there after `stopTimeoutMs`. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#children].reverse().map(async (child) => {
+        if (child.restartTimer) clearTimeout(child.restartTimer);
+        child.restartTimer = null;
+        const proc = child.process;
+        if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+          this.#set(child, { status: 'stopped', pid: null });
+          return;
+        }
+        this.#set(child, { status: 'stopping' });
+        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), this.#options.stopTimeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  #launch(child: Child): Promise<void> {
+    const { spec } = child;
+    const proc = fork(spec.module, [...spec.args], {
+      env: spec.env ?? process.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      execArgv: [],
+    });
+    child.process = proc;
+    this.#set(child, { status: 'starting', pid: proc.pid ?? null, url: null, startedAt: this.#clock.now() });
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(readyTimer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const readyTimer = setTimeout(() => {
+        settle(new Error(`${spec.name} did not report ready within ${this.#options.readyTimeoutMs} ms`));
+        proc.kill('SIGKILL');
+      }, this.#options.readyTimeoutMs);
+
+      proc.on('message', (message: unknown) => {
+        if (isReady(message)) {
+          this.#set(child, { status: 'running', url: message.url });
+          this.emit('ready', { ...child.state });
+          settle();
+        }
+      });
+      proc.once('exit', (code, signal) => {
+        child.process = null;
+        this.#set(child, { pid: null, lastExit: { code, signal } });
+        this.emit('exit', { ...child.state });
+        if (this.#stopping) {
+          this.#set(child, { status: 'stopped', url: null });
+          settle(new Error(`${spec.name} stopped while starting`));
+          return;
+        }
+        if (!settled) {
+          // A child that dies before it is ready the first time is a configuration problem: report it.
+          if (child.state.restarts === 0) {
+            this.#set(child, { status: 'failed', url: null });
+            settle(new Error(`${spec.name} exited before it was ready (code ${code}, signal ${signal})`));
+            return;
+          }
+          settle();
+        }
+        this.#scheduleRestart(child);
+      });
+    });
+  }
+
+  #scheduleRestart(child: Child): void {
+    const ranFor = this.#clock.now() - (child.state.startedAt ?? this.#clock.now());
+    child.failures = ranFor >= this.#options.stableAfterMs ? 1 : child.failures + 1;
+    const delay = Math.min(
+      this.#options.restartInitialDelayMs * 2 ** (child.failures - 1),
+      this.#options.restartMaxDelayMs,
+    );
+    this.#set(child, { status: 'restarting', url: null });
+    child.restartTimer = setTimeout(() => {
+      child.restartTimer = null;
+      if (this.#stopping) return;
+      child.state.restarts += 1;
+      this.#launch(child).catch(() => undefined);
+    }, delay);
+  }
+
+  #set(child: Child, patch: Partial<ChildState>): void {
+    Object.assign(child.state, patch);
+    this.emit('change', this.snapshot());
+  }
+}
+
+function isReady(message: unknown): message is ReadyMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === 'ready' &&
+    typeof (message as { url?: unknown }).url === 'string'
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * Redaction of secrets and PII, applied to everything before it is written to a log. Two nets:
+ * - by key: values under names such as `authorization`, `cookie`, `password`, `token`, `apiKey` are
+ *   replaced whatever they look like;
+ * - by shape: JWT-shaped strings, bearer credentials, e-mail addresses and card numbers (Luhn-valid runs
+ *   of 13-19 digits, RFC-free but PCI DSS's definition of a PAN) are replaced wherever they appear,
+ *   including inside messages, URLs and error stacks.
+ * Redaction never throws and never mutates its input.
+ */
+
+export const REDACTED = '[REDACTED]';
+
+/** Keys whose values are always secret (compared lower-case, with `-` and `_` removed). */
+const SECRET_KEYS = [
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'password',
+  'passwd',
+  'pass',
+  'pwd',
+  'secret',
+  'clientsecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'apikey',
+  'xapikey',
+  'privatekey',
+  'passphrase',
+  'otp',
+  'totp',
+  'recoverycode',
+  'sessionid',
+  'credentials',
+  'masterkey',
+  'jointoken',
+];
+
+// Three base64url segments, the first starting like a JSON object header ('{"' is 'eyJ').
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+const BEARER = /\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
+// Digit runs (single spaces or dashes allowed between digits) long enough to hold a card number.
+const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
+// Query parameters that carry credentials (OAuth puts some of them in URLs).
+const SECRET_QUERY =
+  /([?&](?:access_token|refresh_token|id_token|token|code|client_secret|api_key|apikey|password|key)=)[^&#\s"]*/gi;
+
+export interface Redactor {
+  /** A deep copy of `value` with every secret replaced. */
+  redact(value: unknown): unknown;
+  /** `text` with every secret-shaped substring replaced. */
+  redactText(text: string): string;
+}
+
+export function createRedactor(extraKeys: readonly string[] = []): Redactor {
+  const keys = new Set([...SECRET_KEYS, ...extraKeys.map(normaliseKey)]);
+  const isSecretKey = (key: string) => keys.has(normaliseKey(key));
+
+  const redact = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
+    if (typeof value === 'string') return redactText(value);
+    if (typeof value === 'number' || typeof value === 'bigint') {
+      const text = String(value);
+      return text.length >= 13 && redactCards(text) !== text ? REDACTED : value;
+    }
+    if (typeof value !== 'object' || value === null) return value;
+    if (seen.has(value)) return '[Circular]';
+    if (depth > 12) return '[Truncated]';
+    seen.add(value);
+    if (value instanceof Error) return redactError(value, depth, seen);
+    if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
+    if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+    if (value instanceof Date) return value;
+    if (value instanceof Map) return redact(Object.fromEntries(value), depth, seen);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[redactText(k)] =
+        isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redact(v, depth + 1, seen);
+    }
+    return out;
+  };
+
+  const redactError = (err: Error, depth: number, seen: WeakSet<object>) => {
+    const out: Record<string, unknown> = { type: err.name, message: redactText(err.message) };
+    if (err.stack) out['stack'] = redactText(err.stack);
+    const code = (err as { code?: unknown }).code;
+    if (code !== undefined) out['code'] = redact(code, depth + 1, seen);
+    if (err.cause !== undefined) out['cause'] = redact(err.cause, depth + 1, seen);
+    return out;
+  };
+
+  return { redact: (value) => redact(value, 0, new WeakSet()), redactText };
+}
+
+export function redactText(text: string): string {
+  if (text.length < 6) return text;
+  return text
+    .replace(JWT, REDACTED)
+    .replace(BEARER, (_, scheme: string) => `${scheme} ${REDACTED}`)
+    .replace(SECRET_QUERY, `$1${REDACTED}`)
+    .replace(EMAIL, REDACTED)
+    .replace(DIGIT_RUN, redactCards);
+}
+
+/**
+ * Replaces every Luhn-valid window of 13-19 digits in a run. Windows, not the whole run: a card number
+ * glued to other digits ("order 12 4111111111111111") must not escape because the run as a whole fails.
+ */
+function redactCards(run: string): string {
+  const at: number[] = [];
+  for (let i = 0; i < run.length; i++) if (run.charCodeAt(i) >= 48 && run.charCodeAt(i) <= 57) at.push(i);
+  const digits = at.map((i) => run[i]).join('');
+  const hit = new Uint8Array(digits.length);
+  let any = false;
+  for (let start = 0; start + 13 <= digits.length; start++) {
+    for (let len = 13; len <= 19 && start + len <= digits.length; len++) {
+      if (luhn(digits.slice(start, start + len))) {
+        hit.fill(1, start, start + len);
+        any = true;
+      }
+    }
+  }
+  if (!any) return run;
+  let out = '';
+  let cursor = 0;
+  for (let d = 0; d < digits.length; ) {
+    if (!hit[d]) {
+      d++;
+      continue;
+    }
+    let end = d;
+    while (end + 1 < digits.length && hit[end + 1]) end++;
+    out += run.slice(cursor, at[d]) + REDACTED;
+    cursor = at[end]! + 1;
+    d = end + 1;
+  }
+  return out + run.slice(cursor);
+}
+
+/** The Luhn (mod 10) check digit test used by payment card numbers (ISO/IEC 7812-1). */
+export function luhn(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}

@@ -1,0 +1,206 @@
+/**
+ * The bootstrap every component uses: a fastify server with HTTPS from the configured or local-CA
+ * certificate, `/healthz`, `/readyz`, `/metrics`, RFC 9457 errors, request size and time limits, request
+ * ids, and a graceful stop that drains in-flight requests. A component adds its routes as a plugin.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
+import type { BulwarkConfig } from '../config/types.ts';
+import { coreError } from '../errors.ts';
+import type { Logger } from '../log/index.ts';
+import { localServerCredentials, type ServerCredentials } from '../tls/local-ca.ts';
+import { secureContextOptions } from '../tls/policy.ts';
+import { VERSION } from '../version.ts';
+import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
+import { asBulwarkError, toProblem } from './problem.ts';
+
+/** A check `/readyz` runs; resolve false or throw to report not ready. */
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export interface ServiceOptions {
+  /** Component name: log field, metric label, certificate name. */
+  name: string;
+  config: BulwarkConfig;
+  logger: Logger;
+  /** Port to listen on (0 picks a free one). */
+  port: number;
+  /** The component's routes, registered in their own plugin scope. */
+  routes?: FastifyPluginAsync;
+  readiness?: Record<string, ReadinessCheck>;
+  /** Certificates to serve instead of the configured files or the local CA (mTLS arrives with authority). */
+  credentials?: ServerCredentials;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export class Service {
+  readonly name: string;
+  readonly metrics: ServiceMetrics;
+  readonly #options: ServiceOptions;
+  #app: FastifyInstance | undefined;
+  #url: string | undefined;
+  #draining = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: ServiceOptions) {
+    this.name = options.name;
+    this.#options = options;
+    this.metrics = createServiceMetrics(options.name, VERSION);
+  }
+
+  /** The fastify instance, for tests that inject requests. Available after {@link start}. */
+  get app(): FastifyInstance {
+    if (!this.#app) throw new TypeError('service not started');
+    return this.#app;
+  }
+
+  get url(): string {
+    if (!this.#url) throw new TypeError('service not started');
+    return this.#url;
+  }
+
+  /** Builds the server and listens; resolves to the base URL. */
+  async start(): Promise<string> {
+    const { config, port } = this.#options;
+    const app = await this.#build();
+    this.#app = app;
+    await app.listen({ host: config.server.host, port });
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `${config.server.tls.enabled ? 'https' : 'http'}://${host}:${address.port}`;
+    return this.#url;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (up to `server.shutdownGraceMs`), then cuts what is
+   * left. `/readyz` answers 503 from the first moment so that load balancers stop sending.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#draining = true;
+      const app = this.#app;
+      if (!app) return;
+      const grace = this.#options.config.server.shutdownGraceMs;
+      const timer = setTimeout(() => app.server.closeAllConnections(), grace);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#stopping;
+  }
+
+  async #build(): Promise<FastifyInstance> {
+    const { config, logger, name } = this.#options;
+    const { limits } = config.server;
+    const https = config.server.tls.enabled
+      ? { ...pickKeyPair(await this.#credentials()), ...secureContextOptions(config.server.tls.minVersion) }
+      : null;
+    const app = Fastify({
+      loggerInstance: logger,
+      // Our own onResponse hook logs one line per request, with the route template instead of raw headers.
+      logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+      https,
+      bodyLimit: limits.bodyBytes,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionTimeout: limits.requestTimeoutMs + limits.headersTimeoutMs,
+      forceCloseConnections: 'idle',
+      return503OnClosing: true,
+      requestIdHeader: false,
+      genReqId: (req) => {
+        const given = req.headers['x-request-id'];
+        return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      },
+      routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+    }) as unknown as FastifyInstance;
+    app.server.headersTimeout = limits.headersTimeoutMs;
+
+    app.addHook('onRequest', async (_req, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+    });
+    app.addHook('onSend', async (req, reply) => {
+      reply.header('x-request-id', req.id);
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      this.metrics.requestDuration.observe(
+        { method: req.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+      req.log.info(
+        {
+          method: req.method,
+          route,
+          url: req.url,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'request',
+      );
+    });
+
+    app.setErrorHandler(async (err, req, reply) => {
+      const error = asBulwarkError(err);
+      if (error.status >= 500) req.log.error({ err: err as Error, code: error.code }, 'request failed');
+      if (error.headers) reply.headers(error.headers);
+      return reply
+        .code(error.status)
+        .type('application/problem+json')
+        .header('cache-control', 'no-store')
+        .send(toProblem(error, req.url.split('?')[0], req.id));
+    });
+    app.setNotFoundHandler(async (req) => {
+      throw coreError('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    });
+
+    app.get('/healthz', async () => ({ status: 'ok', component: name }));
+    app.get('/readyz', async (_req, reply) => {
+      const checks = await this.#readiness();
+      const ready = !this.#draining && Object.values(checks).every(Boolean);
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', draining: this.#draining, checks });
+    });
+    app.get('/metrics', async (_req, reply) => {
+      reply.type(this.metrics.registry.contentType);
+      return this.metrics.registry.metrics();
+    });
+    if (this.#options.routes) await app.register(this.#options.routes);
+    await app.ready();
+    return app;
+  }
+
+  async #readiness(): Promise<Record<string, boolean>> {
+    const out: Record<string, boolean> = {};
+    for (const [name, check] of Object.entries(this.#options.readiness ?? {})) {
+      try {
+        out[name] = await check();
+      } catch {
+        out[name] = false;
+      }
+    }
+    return out;
+  }
+
+  async #credentials(): Promise<ServerCredentials> {
+    if (this.#options.credentials) return this.#options.credentials;
+    const { config, name } = this.#options;
+    const tls = config.server.tls;
+    if (tls.certFile && tls.keyFile) {
+      return {
+        cert: readFileSync(tls.certFile, 'utf8'),
+        key: readFileSync(tls.keyFile, 'utf8'),
+        ca: tls.caFile ? readFileSync(tls.caFile, 'utf8') : '',
+      };
+    }
+    return localServerCredentials(config.home, name);
+  }
+}
+
+function pickKeyPair({ cert, key }: ServerCredentials): { cert: string; key: string } {
+  return { cert, key };
+}
