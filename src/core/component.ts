@@ -5,6 +5,7 @@
  * {@link runComponent}, so a component behaves the same on a laptop and in a cluster.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { type AuditSink, MemoryAuditSink } from './audit/types.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
@@ -21,6 +22,8 @@ export interface ComponentContext {
   clock: Clock;
   /** Opens this component's own store on the configured engine (the caller closes it). */
   openStore(): Store;
+  /** Where the component writes its security events. */
+  audit: AuditSink;
 }
 
 export interface ComponentInstance {
@@ -56,7 +59,7 @@ export interface RunningComponent {
 export async function runComponent(
   definition: ComponentDefinition,
   config: BulwarkConfig,
-  options: { logger?: Logger; clock?: Clock; port?: number } = {},
+  options: { logger?: Logger; clock?: Clock; port?: number; audit?: AuditSink } = {},
 ): Promise<RunningComponent> {
   const section = config.components[definition.name] ?? { enabled: true, port: definition.defaultPort };
   const logger =
@@ -69,6 +72,8 @@ export async function runComponent(
     logger,
     clock: options.clock ?? systemClock,
     openStore: () => openStore(config.storage, { home: config.home, namespace: definition.name }),
+    // Until the audit client is wired in, events are kept in memory (the audit issue replaces this).
+    audit: options.audit ?? new MemoryAuditSink(),
   };
   const instance = await definition.create(context);
   const service = new Service({

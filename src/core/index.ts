@@ -1,4 +1,11 @@
 /** Core's public names: what components may import. Everything else under src/core is internal. */
+export {
+  type AuditActor,
+  type AuditEvent,
+  type AuditOutcome,
+  type AuditSink,
+  MemoryAuditSink,
+} from './audit/types.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   type ComponentContext,
