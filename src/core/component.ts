@@ -9,6 +9,7 @@ import { type AuditSink, MemoryAuditSink } from './audit/types.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
+import type { ErrorCatalog } from './errors.ts';
 import { createLogger, type Logger } from './log/index.ts';
 import { type ReadinessCheck, Service } from './service/service.ts';
 import { openStore, type Store } from './storage/index.ts';
@@ -40,6 +41,8 @@ export interface ComponentDefinition {
   defaultPort: number;
   /** The component's own config keys under `components.<name>` (beyond `enabled` and `port`). */
   configProperties: Record<string, JsonSchema>;
+  /** The component's error catalog; each code must have a row in `docs/<name>.md` (a test checks). */
+  errors?: ErrorCatalog;
   create(context: ComponentContext): Promise<ComponentInstance>;
 }
 

@@ -41,7 +41,14 @@ export function createLogger(settings: LoggerSettings): Logger {
       },
     },
   };
-  return settings.destination ? pino(options, settings.destination) : pino(options);
+  const logger = settings.destination ? pino(options, settings.destination) : pino(options);
+  // pino serialises a child's bindings once, without the formatters above. pino children are created with
+  // Object.create(parent), so this one override covers every descendant (fastify's per-request loggers too).
+  const childOf = logger.child;
+  logger.child = function child(this: Logger, bindings, childOptions) {
+    return childOf.call(this, redactor.redact(bindings) as typeof bindings, childOptions);
+  } as typeof logger.child;
+  return logger;
 }
 
 function redactArgs(args: unknown[], redactor: Redactor): unknown[] {

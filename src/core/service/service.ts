@@ -5,8 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
+import Fastify, {
+  type FastifyHttpsOptions,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  LogController,
+} from 'fastify';
 import type { BulwarkConfig } from '../config/types.ts';
 import { coreError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
@@ -96,14 +102,22 @@ export class Service {
   async #build(): Promise<FastifyInstance> {
     const { config, logger, name } = this.#options;
     const { limits } = config.server;
-    const https = config.server.tls.enabled
-      ? { ...pickKeyPair(await this.#credentials()), ...secureContextOptions(config.server.tls.minVersion) }
+    // Node checks request and header deadlines on this interval (30 s by default, too coarse for the limits).
+    const serverOptions = {
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs, limits.requestTimeoutMs),
+    };
+    const tls = config.server.tls.enabled
+      ? {
+          ...pickKeyPair(await this.#credentials()),
+          ...secureContextOptions(config.server.tls.minVersion),
+          ...serverOptions,
+        }
       : null;
     const app = Fastify({
       loggerInstance: logger,
       // Our own onResponse hook logs one line per request, with the route template instead of raw headers.
       logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
-      https,
+      ...(tls ? { https: tls } : { http: serverOptions }),
       bodyLimit: limits.bodyBytes,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -116,14 +130,18 @@ export class Service {
         return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
       },
       routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
-    }) as unknown as FastifyInstance;
-    app.server.headersTimeout = limits.headersTimeoutMs;
+    } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance;
+    // Node only enforces requestTimeout when headersTimeout is not larger than it.
+    app.server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
 
     app.addHook('onRequest', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff');
     });
     app.addHook('onSend', async (req, reply) => {
       reply.header('x-request-id', req.id);
+      // While draining, each finished response closes its connection, so keep-alive clients move elsewhere
+      // instead of holding the shutdown open until their idle timeout.
+      if (this.#draining) reply.header('connection', 'close');
     });
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched';

@@ -63,7 +63,9 @@ export class PostgresStore implements Store {
   }
 
   #unavailable(cause: unknown): StorageError {
-    const reason = (cause as { code?: string }).code ?? (cause instanceof Error ? cause.message : 'unknown');
+    // Server and socket messages never echo the password; the URL would, so it is never printed.
+    const { code, message } = cause as { code?: string; message?: string };
+    const reason = [code, message].filter(Boolean).join(' ') || 'unknown';
     // Only host and port: the URL may carry a password.
     return new StorageError(
       'storage_unavailable',

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isAlive } from '../../src/cli/runtime-state.ts';
+import { type ChildState, Supervisor, type SupervisorOptions } from '../../src/cli/supervisor.ts';
+import { systemClock } from '../../src/core/index.ts';
+
+const CHILD = fileURLToPath(new URL('../fixtures/child.ts', import.meta.url));
+const HOST = fileURLToPath(new URL('../fixtures/supervisor-host.ts', import.meta.url));
+const OPTIONS: SupervisorOptions = {
+  restartInitialDelayMs: 50,
+  restartMaxDelayMs: 2000,
+  stableAfterMs: 60000,
+  readyTimeoutMs: 5000,
+  stopTimeoutMs: 1500,
+};
+
+function spec(name: string, mode: string, extra: Record<string, string> = {}) {
+  return { name, module: CHILD, args: [], env: { ...process.env, FIXTURE_MODE: mode, ...extra } };
+}
+
+async function waitFor<T>(check: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('supervisor', () => {
+  it('starts each child, which reports ready with its URL', async () => {
+    const supervisor = new Supervisor([spec('a', 'ok'), spec('b', 'ok')], OPTIONS, systemClock);
+    await supervisor.start();
+    const children = supervisor.snapshot();
+    assert.deepEqual(
+      children.map((c) => [c.name, c.status, c.url]),
+      children.map((c) => [c.name, 'running', `fixture://${c.pid}`]),
+    );
+    assert.ok(children.every((c) => c.pid !== null && isAlive(c.pid)));
+    await supervisor.stop();
+  });
+
+  it('restarts a child that is killed, with a new process', async () => {
+    const supervisor = new Supervisor([spec('a', 'ok')], OPTIONS, systemClock);
+    await supervisor.start();
+    const first = supervisor.snapshot()[0]!.pid!;
+    process.kill(first, 'SIGKILL');
+    const restarted = await waitFor(() => {
+      const c = supervisor.snapshot()[0]!;
+      return c.status === 'running' && c.pid !== first ? c : undefined;
+    }, 'restart');
+    assert.equal(restarted.restarts, 1);
+    assert.equal(restarted.lastExit?.signal, 'SIGKILL');
+    assert.ok(isAlive(restarted.pid!));
+    await supervisor.stop();
+  });
+
+  it('backs off between restarts of a child that keeps crashing', async () => {
+    const supervisor = new Supervisor([spec('a', 'crash-always')], OPTIONS, systemClock);
+    const readyAt: number[] = [];
+    supervisor.on('ready', () => readyAt.push(Date.now()));
+    await supervisor.start();
+    await waitFor(() => readyAt.length >= 4, 'three restarts');
+    await supervisor.stop();
+    const gaps = readyAt.slice(1).map((t, i) => t - readyAt[i]!);
+    // Delays are 50, 100, 200 ms on top of the same run time: each gap is longer than the one before.
+    assert.ok(gaps[2]! > gaps[0]! + 100, `gaps ${gaps.join(', ')} do not grow`);
+  });
+
+  it('stops every child on stop() and leaves none running', async () => {
+    const supervisor = new Supervisor(
+      [
+        spec('a', 'ok'),
+        spec('b', 'ok'),
+        spec('c', 'crash-once', { FIXTURE_MARKER: join(mkdtempSync(join(tmpdir(), 'bw-')), 'm') }),
+      ],
+      OPTIONS,
+      systemClock,
+    );
+    await supervisor.start();
+    const pids = supervisor.snapshot().map((c) => c.pid!);
+    await supervisor.stop();
+    assert.ok(supervisor.snapshot().every((c: ChildState) => c.status === 'stopped' && c.pid === null));
+    await waitFor(() => pids.every((p) => !isAlive(p)), 'all children gone');
+  });
+
+  it('kills a child that ignores SIGTERM after the stop timeout', async () => {
+    const supervisor = new Supervisor([spec('stubborn', 'ignore-term')], OPTIONS, systemClock);
+    await supervisor.start();
+    const pid = supervisor.snapshot()[0]!.pid!;
+    const started = Date.now();
+    await supervisor.stop();
+    assert.ok(Date.now() - started >= OPTIONS.stopTimeoutMs - 100);
+    assert.equal(supervisor.snapshot()[0]!.lastExit?.signal, 'SIGKILL');
+    assert.ok(!isAlive(pid));
+  });
+
+  it('fails start() when a child exits before it is ready, and stops the others', async () => {
+    const supervisor = new Supervisor([spec('good', 'ok'), spec('bad', 'fail-start')], OPTIONS, systemClock);
+    await assert.rejects(supervisor.start(), /bad exited before it was ready \(code 2/);
+    const pid = supervisor.snapshot()[0]!.pid!;
+    await supervisor.stop();
+    await waitFor(() => !isAlive(pid), 'good child gone');
+  });
+
+  it('fails start() when a child never reports ready', async () => {
+    const supervisor = new Supervisor(
+      [spec('mute', 'never-ready')],
+      { ...OPTIONS, readyTimeoutMs: 500 },
+      systemClock,
+    );
+    await assert.rejects(supervisor.start(), /mute did not report ready within 500 ms/);
+    await supervisor.stop();
+  });
+
+  it('leaves no orphan when the supervisor itself is killed with SIGKILL', async () => {
+    const host = spawn(process.execPath, [HOST], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    host.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    const pids = await waitFor(
+      () => (out.includes('\n') ? (JSON.parse(out) as number[]) : undefined),
+      'host to start',
+    );
+    assert.ok(pids.every(isAlive));
+    host.kill('SIGKILL');
+    await waitFor(() => pids.every((p) => !isAlive(p)), 'children to exit after the supervisor died');
+  });
+});
