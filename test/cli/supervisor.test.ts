@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { isAlive } from '../../src/cli/runtime-state.ts';
 import { type ChildState, Supervisor, type SupervisorOptions } from '../../src/cli/supervisor.ts';
 import { systemClock } from '../../src/core/index.ts';
+import { waitFor } from '../fixtures/wait.ts';
 
 const CHILD = fileURLToPath(new URL('../fixtures/child.ts', import.meta.url));
 const HOST = fileURLToPath(new URL('../fixtures/supervisor-host.ts', import.meta.url));
@@ -23,15 +24,6 @@ function spec(name: string, mode: string, extra: Record<string, string> = {}) {
   return { name, module: CHILD, args: [], env: { ...process.env, FIXTURE_MODE: mode, ...extra } };
 }
 
-async function waitFor<T>(check: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('supervisor', () => {
   it('starts each child, which reports ready with its URL', async () => {
