@@ -3,8 +3,9 @@
  * the one place that imports every component: components never import each other.
  */
 import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
+import { keysComponent } from '../keys/index.ts';
 
-export const COMPONENTS: readonly ComponentDefinition[] = [];
+export const COMPONENTS: readonly ComponentDefinition[] = [keysComponent];
 
 export function findComponent(name: string): ComponentDefinition | undefined {
   return COMPONENTS.find((c) => c.name === name);

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
 import { configCheck } from './commands/config-check.ts';
+import { registerKeysCommands } from './commands/keys.ts';
 import { run } from './commands/run.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
@@ -58,6 +59,8 @@ config
   .action((file: string) => {
     process.exitCode = configCheck(file, process.stdout);
   });
+
+registerKeysCommands(program);
 
 program
   .command('version')

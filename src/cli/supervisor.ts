@@ -14,7 +14,8 @@ export interface ChildSpec {
   /** Module the child runs (a .ts or .js file). */
   module: string;
   args: readonly string[];
-  env?: NodeJS.ProcessEnv;
+  /** The child's environment; a function is called at each (re)start, so it can carry URLs learnt since. */
+  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
 }
 
 export interface SupervisorOptions {
@@ -34,6 +35,8 @@ export interface ChildState {
   url: string | null;
   restarts: number;
   startedAt: number | null;
+  /** While restarting: how long the supervisor waits before the next start. */
+  restartDelayMs?: number | null;
   lastExit: { code: number | null; signal: string | null } | null;
 }
 
@@ -79,6 +82,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         url: null,
         restarts: 0,
         startedAt: null,
+        restartDelayMs: null,
         lastExit: null,
       },
     }));
@@ -120,13 +124,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #launch(child: Child): Promise<void> {
     const { spec } = child;
     const proc = fork(spec.module, [...spec.args], {
-      env: spec.env ?? process.env,
+      env: typeof spec.env === 'function' ? spec.env() : (spec.env ?? process.env),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
       execArgv: [],
     });
     child.process = proc;
-    this.#set(child, { status: 'starting', pid: proc.pid ?? null, url: null, startedAt: this.#clock.now() });
+    this.#set(child, {
+      status: 'starting',
+      pid: proc.pid ?? null,
+      url: null,
+      startedAt: this.#clock.now(),
+      restartDelayMs: null,
+    });
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -179,7 +189,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#options.restartInitialDelayMs * 2 ** (child.failures - 1),
       this.#options.restartMaxDelayMs,
     );
-    this.#set(child, { status: 'restarting', url: null });
+    this.#set(child, { status: 'restarting', url: null, restartDelayMs: delay });
     child.restartTimer = setTimeout(() => {
       child.restartTimer = null;
       if (this.#stopping) return;

@@ -24,7 +24,6 @@ function spec(name: string, mode: string, extra: Record<string, string> = {}) {
   return { name, module: CHILD, args: [], env: { ...process.env, FIXTURE_MODE: mode, ...extra } };
 }
 
-
 describe('supervisor', () => {
   it('starts each child, which reports ready with its URL', async () => {
     const supervisor = new Supervisor([spec('a', 'ok'), spec('b', 'ok')], OPTIONS, systemClock);
@@ -54,15 +53,20 @@ describe('supervisor', () => {
   });
 
   it('backs off between restarts of a child that keeps crashing', async () => {
-    const supervisor = new Supervisor([spec('a', 'crash-always')], OPTIONS, systemClock);
-    const readyAt: number[] = [];
-    supervisor.on('ready', () => readyAt.push(Date.now()));
+    const supervisor = new Supervisor(
+      [spec('a', 'crash-always')],
+      { ...OPTIONS, restartMaxDelayMs: 300 },
+      systemClock,
+    );
+    const delays: number[] = [];
+    supervisor.on('change', ([a]) => {
+      if (a?.status === 'restarting' && a.restartDelayMs !== delays.at(-1)) delays.push(a.restartDelayMs!);
+    });
     await supervisor.start();
-    await waitFor(() => readyAt.length >= 4, 'three restarts');
+    await waitFor(() => delays.length >= 4, 'four restarts');
     await supervisor.stop();
-    const gaps = readyAt.slice(1).map((t, i) => t - readyAt[i]!);
-    // Delays are 50, 100, 200 ms on top of the same run time: each gap is longer than the one before.
-    assert.ok(gaps[2]! > gaps[0]! + 100, `gaps ${gaps.join(', ')} do not grow`);
+    // Doubling from restartInitialDelayMs, capped at restartMaxDelayMs.
+    assert.deepEqual(delays.slice(0, 4), [50, 100, 200, 300]);
   });
 
   it('stops every child on stop() and leaves none running', async () => {

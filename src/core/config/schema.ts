@@ -219,6 +219,33 @@ export const coreSchema = {
         },
       },
     },
+    auditClient: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'How every component sends its security events to `audit`.',
+      properties: {
+        url: {
+          type: ['string', 'null'],
+          default: null,
+          description:
+            'Base URL of the audit service. Null: under `bulwark up` the supervisor gives each component the URL of the `audit` it started; a component run alone spools its events in `<home>/spool/` until one is set.',
+        },
+        batchSize: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10000,
+          default: 500,
+          description: 'Events sent in one request at most.',
+        },
+        flushIntervalMs: {
+          type: 'integer',
+          minimum: 1,
+          default: 100,
+          description: 'Longest time an event waits in memory before it is sent.',
+        },
+      },
+    },
     supervisor: {
       type: 'object',
       additionalProperties: false,

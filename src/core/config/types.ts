@@ -50,6 +50,7 @@ export interface BulwarkConfig {
   log: { level: LogLevel; redactKeys: string[] };
   server: ServerConfig;
   storage: StorageConfig;
+  auditClient: { url: string | null; batchSize: number; flushIntervalMs: number };
   supervisor: SupervisorConfig;
   components: Record<string, ComponentSectionConfig>;
 }

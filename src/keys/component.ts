@@ -1,0 +1,111 @@
+/**
+ * The `keys` component: key hierarchy, transit API, tokenization and crypto-shredding, on its own store.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ComponentContext, ComponentDefinition, ComponentInstance } from '../core/index.ts';
+import { adminRoutes } from './api/admin-routes.ts';
+import { AllowListAuthorizer, type Authorizer } from './api/authorize.ts';
+import type { KeysServices } from './api/services.ts';
+import { subjectRoutes } from './api/subject-routes.ts';
+import { transitRoutes } from './api/transit-routes.ts';
+import { useStrictValidation } from './api/validator.ts';
+import { KEYS_CONFIG, type KeysSettings } from './config.ts';
+import { KEYS_ERRORS } from './errors.ts';
+import { Keyring } from './keyring/keyring.ts';
+import type { KeyProvider, RandomSource } from './provider/key-provider.ts';
+import { loadKeyProvider } from './provider/load-provider.ts';
+import { SubjectKeys } from './shred/subject-keys.ts';
+import { KeyStore } from './store/key-store.ts';
+import { KEYS_MIGRATIONS } from './store/migrations.ts';
+import { TokenVault } from './tokenize/token-vault.ts';
+import { Transit } from './transit/operations.ts';
+
+/** What tests and embedders may swap: the random source, the provider, the authorizer, the environment. */
+export interface KeysOverrides {
+  random?: RandomSource;
+  provider?: KeyProvider;
+  authorizer?: Authorizer;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Builds the component, with optional overrides (the default definition uses none). */
+export function createKeysComponent(overrides: KeysOverrides = {}): ComponentDefinition {
+  return {
+    name: 'keys',
+    description: 'Envelope encryption, key rotation, transit API, tokenization and crypto-shredding',
+    defaultPort: 7303,
+    configProperties: KEYS_CONFIG,
+    errors: KEYS_ERRORS,
+    create: (context) => createKeys(context, overrides),
+  };
+}
+
+export const keysComponent: ComponentDefinition = createKeysComponent();
+
+async function createKeys(context: ComponentContext, overrides: KeysOverrides): Promise<ComponentInstance> {
+  const settings = context.section as unknown as KeysSettings;
+  const random = overrides.random ?? randomBytes;
+  const provider =
+    overrides.provider ??
+    (await loadKeyProvider(settings.master, context.config.home, overrides.env ?? process.env, random));
+  const store = context.openStore();
+  try {
+    await store.migrate(KEYS_MIGRATIONS);
+    const keyStore = new KeyStore(store);
+    const keyring = new Keyring({
+      store: keyStore,
+      provider,
+      clock: context.clock,
+      random,
+      cacheTtlMs: settings.cacheTtlMs,
+      defaultMaxUses: settings.defaultMaxUsesPerVersion,
+    });
+    await keyring.init();
+    const transit = new Transit(keyring, random);
+    const services: KeysServices = {
+      keyring,
+      transit,
+      vault: new TokenVault(keyStore, transit, random, context.clock),
+      subjects: new SubjectKeys(keyStore, provider, context.clock, random),
+      authorizer: overrides.authorizer ?? new AllowListAuthorizer(settings.admins, settings.subjects),
+      audit: context.audit,
+      callerHeader: settings.callerHeader,
+      maxBatch: settings.maxBatch,
+    };
+    context.logger.info({ provider: provider.kind, engine: store.engine }, 'keys ready');
+    const timer = setInterval(() => {
+      keyring.rotateDue().then(
+        (names) => {
+          for (const name of names) {
+            context.logger.info({ key: name }, 'scheduled rotation');
+            context.audit.record({
+              actor: { type: 'system', id: 'keys' },
+              action: 'keys.rotate',
+              target: { type: 'key', id: name },
+              outcome: 'success',
+              reason: 'scheduled',
+            });
+          }
+        },
+        (err: unknown) => context.logger.error({ err }, 'scheduled rotation failed'),
+      );
+    }, settings.rotationCheckIntervalMs);
+    timer.unref();
+    return {
+      routes: async (app) => {
+        useStrictValidation(app);
+        adminRoutes(app, services);
+        transitRoutes(app, services);
+        subjectRoutes(app, services);
+      },
+      readiness: { store: async () => (await store.query('SELECT 1 AS one')).length === 1 },
+      close: async () => {
+        clearInterval(timer);
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * `bulwark up` end to end, as a newcomer runs it: every registered component starts as its own process,
+ * `status --json` sees each one ready, a killed component comes back, and Ctrl-C (SIGINT) leaves no
+ * process behind.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { PlatformStatus } from '../../src/cli/commands/status.ts';
+import { COMPONENTS } from '../../src/cli/components.ts';
+import { isAlive } from '../../src/cli/runtime-state.ts';
+import { waitFor } from '../fixtures/wait.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
+
+describe('bulwark up', () => {
+  it('runs every component supervised, reports status, restarts a killed one and stops all on Ctrl-C', async () => {
+    assert.ok(COMPONENTS.length > 0, 'no component is registered in src/cli/components.ts');
+    const home = mkdtempSync(join(tmpdir(), 'bulwark-up-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, BULWARK_HOME: home, BULWARK_LOG__LEVEL: 'warn' };
+    for (const c of COMPONENTS) env[`BULWARK_COMPONENTS__${c.name.toUpperCase()}__PORT`] = '0';
+    const status = (): PlatformStatus => {
+      const result = spawnSync(process.execPath, [BIN, 'status', '--json'], { env, encoding: 'utf8' });
+      return JSON.parse(result.stdout) as PlatformStatus;
+    };
+
+    const up = spawn(process.execPath, [BIN, 'up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    up.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    up.stderr.on('data', (d) => {
+      out += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('Ctrl-C stops everything'), 'bulwark up to start', 30000).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; it printed:\n${out}`);
+        },
+      );
+      for (const c of COMPONENTS) assert.match(out, new RegExp(`${c.name}\\s+running`));
+
+      const first = status();
+      assert.equal(first.running, true);
+      assert.deepEqual(
+        first.components.map((c) => [c.name, c.health]),
+        COMPONENTS.map((c) => [c.name, 'ready']),
+      );
+      const pids = first.components.map((c) => c.pid!);
+
+      const victim = first.components[0]!;
+      process.kill(victim.pid!, 'SIGKILL');
+      const after = await waitFor(
+        () => {
+          const s = status();
+          const c = s.components.find((x) => x.name === victim.name);
+          return c && c.restarts === 1 && c.health === 'ready' ? s : undefined;
+        },
+        `${victim.name} to be restarted`,
+        30000,
+      );
+      pids.push(...after.components.map((c) => c.pid!));
+
+      up.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.match(out, /All components stopped/);
+      await waitFor(() => pids.every((p) => !isAlive(p)), 'every component process to exit', 10000);
+      assert.equal(existsSync(join(home, 'run', 'state.json')), false);
+      assert.equal(status().running, false);
+    } finally {
+      if (up.exitCode === null) up.kill('SIGKILL');
+    }
+  });
+});
