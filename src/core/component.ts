@@ -67,7 +67,12 @@ export async function runComponent(
   const section = config.components[definition.name] ?? { enabled: true, port: definition.defaultPort };
   const logger =
     options.logger ??
-    createLogger({ level: config.log.level, component: definition.name, redactKeys: config.log.redactKeys });
+    createLogger({
+      level: config.log.level,
+      component: definition.name,
+      redactKeys: config.log.redactKeys,
+      maskFields: config.log.maskFields,
+    });
   const context: ComponentContext = {
     name: definition.name,
     config,

@@ -90,6 +90,20 @@ export const coreSchema = {
           description:
             'Extra object keys whose values are always replaced by `[REDACTED]` (case-insensitive), on top of the built-in list (authorization, cookie, password, secret, token, api keys...).',
         },
+        maskFields: {
+          type: 'object',
+          additionalProperties: { type: 'string', enum: ['ssn', 'card', 'email', 'phone', 'last4', 'full'] },
+          default: {
+            ssn: 'ssn',
+            phone: 'phone',
+            phoneNumber: 'phone',
+            cardNumber: 'card',
+            pan: 'card',
+            accountNumber: 'last4',
+          },
+          description:
+            'Keys whose values are written masked but recognisable (`ssn: ***-**-6789`), with the masks the gateway applies to responses: ssn, card, email, phone, last4 or full. E-mail addresses, card numbers and tokens are redacted wherever they appear regardless.',
+        },
       },
     },
     server: {

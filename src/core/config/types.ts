@@ -47,7 +47,11 @@ export interface BulwarkConfig {
   mode: Mode;
   /** Absolute path of the data directory (resolved at load time). */
   home: string;
-  log: { level: LogLevel; redactKeys: string[] };
+  log: {
+    level: LogLevel;
+    redactKeys: string[];
+    maskFields: Record<string, 'ssn' | 'card' | 'email' | 'phone' | 'last4' | 'full'>;
+  };
   server: ServerConfig;
   storage: StorageConfig;
   auditClient: { url: string | null; batchSize: number; flushIntervalMs: number };

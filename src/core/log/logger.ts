@@ -3,6 +3,7 @@
  * code path (a message, a merged object, an error's stack, a child logger's bindings) can write a secret.
  */
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import type { MaskKind } from '../masking/index.ts';
 import { createRedactor, type Redactor } from './redact.ts';
 
 export type { Logger } from 'pino';
@@ -13,6 +14,8 @@ export interface LoggerSettings {
   component: string;
   /** Extra keys to redact (config `log.redactKeys`). */
   redactKeys?: readonly string[];
+  /** Keys to mask keeping their shape (config `log.maskFields`). */
+  maskFields?: Readonly<Record<string, MaskKind>>;
   /** Where lines go; stdout by default. Tests pass a memory stream. */
   destination?: DestinationStream;
 }
@@ -23,7 +26,7 @@ export interface LoggerSettings {
  * log.info({ reqId, user: { email } }, 'appended'); // email is written as [REDACTED]
  */
 export function createLogger(settings: LoggerSettings): Logger {
-  const redactor = createRedactor(settings.redactKeys);
+  const redactor = createRedactor(settings.redactKeys, settings.maskFields);
   const options: LoggerOptions = {
     level: settings.level,
     base: { component: settings.component, pid: process.pid },

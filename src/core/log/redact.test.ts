@@ -170,3 +170,16 @@ describe('log redaction', () => {
     assert.match(output(), /Circular/);
   });
 });
+
+describe('log masking', () => {
+  it('masks configured fields keeping their shape, and never lets a card number through a mask', () => {
+    const redactor = createRedactor([], { ssn: 'ssn', cardNumber: 'last4', phone: 'phone' });
+    const out = redactor.redact({
+      patient: { SSN: '123-45-6789', card_number: '4111111111111111', phone: '+1 555 123 4567' },
+    }) as {
+      patient: Record<string, string>;
+    };
+    assert.equal(out.patient['SSN'], '***-**-6789');
+    assert.doesNotMatch(JSON.stringify(out), /4111111111111111|123-45|555 123/);
+  });
+});

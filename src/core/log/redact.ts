@@ -8,6 +8,8 @@
  * Redaction never throws and never mutates its input.
  */
 
+import { type MaskKind, maskValue } from '../masking/index.ts';
+
 export const REDACTED = '[REDACTED]';
 
 /** Keys whose values are always secret (compared lower-case, with `-` and `_` removed). */
@@ -56,9 +58,18 @@ export interface Redactor {
   redactText(text: string): string;
 }
 
-export function createRedactor(extraKeys: readonly string[] = []): Redactor {
+/**
+ * @param extraKeys more keys whose values are always replaced (config `log.redactKeys`)
+ * @param maskFields keys whose values are masked keeping a recognisable shape, e.g. `ssn` -> `***-**-6789`
+ *   (config `log.maskFields`, the same masks the gateway applies to responses)
+ */
+export function createRedactor(
+  extraKeys: readonly string[] = [],
+  maskFields: Readonly<Record<string, MaskKind>> = {},
+): Redactor {
   const keys = new Set([...SECRET_KEYS, ...extraKeys.map(normaliseKey)]);
   const isSecretKey = (key: string) => keys.has(normaliseKey(key));
+  const masks = new Map(Object.entries(maskFields).map(([k, kind]) => [normaliseKey(k), kind]));
 
   const redact = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
     if (typeof value === 'string') return redactText(value);
@@ -77,8 +88,11 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
     if (value instanceof Map) return redact(Object.fromEntries(value), depth, seen);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[redactText(k)] =
-        isSecretKey(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redact(v, depth + 1, seen);
+      const mask = masks.get(normaliseKey(k));
+      if (isSecretKey(k) && v !== null && v !== undefined && v !== '') out[redactText(k)] = REDACTED;
+      // The masked form goes through redactText too: a mask never lets a full card number through.
+      else if (mask && v !== null && v !== undefined) out[redactText(k)] = redactText(maskValue(mask, v));
+      else out[redactText(k)] = redact(v, depth + 1, seen);
     }
     return out;
   };
