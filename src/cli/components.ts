@@ -4,8 +4,9 @@
  */
 import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
 import { keysComponent } from '../keys/index.ts';
+import { policyComponent } from '../policy/index.ts';
 
-export const COMPONENTS: readonly ComponentDefinition[] = [keysComponent];
+export const COMPONENTS: readonly ComponentDefinition[] = [policyComponent, keysComponent];
 
 export function findComponent(name: string): ComponentDefinition | undefined {
   return COMPONENTS.find((c) => c.name === name);

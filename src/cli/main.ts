@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
 import { configCheck } from './commands/config-check.ts';
 import { registerKeysCommands } from './commands/keys.ts';
+import { registerPolicyCommands } from './commands/policy.ts';
 import { run } from './commands/run.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
@@ -60,6 +61,7 @@ config
     process.exitCode = configCheck(file, process.stdout);
   });
 
+registerPolicyCommands(program);
 registerKeysCommands(program);
 
 program
