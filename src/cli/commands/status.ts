@@ -69,13 +69,15 @@ async function probe(url: string, dispatcher: Agent): Promise<ComponentStatus['h
 export function formatStatus(status: PlatformStatus): string {
   if (!status.running)
     return `Bulwark is not running (data directory ${status.home}). Start it with \`npm start\`.\n`;
-  const lines = status.components.map(
-    (c) =>
-      `  ${c.name.padEnd(10)} ${c.health.padEnd(11)} ${c.status.padEnd(10)} pid ${String(c.pid).padEnd(7)} restarts ${c.restarts}  ${c.url ?? '-'}`,
-  );
+  const width = Math.max(9, ...status.components.map((c) => c.name.length));
+  const row = (cells: string[]) =>
+    `  ${cells[0]!.padEnd(width)}  ${cells[1]!.padEnd(11)}  ${cells[2]!.padEnd(10)}  ${cells[3]!.padEnd(7)}  ${cells[4]!.padEnd(8)}  ${cells[5]}`;
   return [
     `Bulwark is running (supervisor pid ${status.supervisorPid}, since ${status.startedAt})`,
-    ...lines,
+    row(['component', 'health', 'process', 'pid', 'restarts', 'url']),
+    ...status.components.map((c) =>
+      row([c.name, c.health, c.status, String(c.pid), String(c.restarts), c.url ?? '-']),
+    ),
     '',
   ].join('\n');
 }

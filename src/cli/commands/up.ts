@@ -82,12 +82,11 @@ export async function up(
 export function summary(children: ChildState[], caFile: string | null): string {
   const width = Math.max(...children.map((c) => c.name.length), 9);
   const lines = children.map(
-    (c) =>
-      `  ${c.name.padEnd(width)}  ${c.status.padEnd(8)}  pid ${String(c.pid).padEnd(7)}  ${c.url ?? '-'}`,
+    (c) => `  ${c.name.padEnd(width)}  ${c.status.padEnd(8)}  ${String(c.pid).padEnd(7)}  ${c.url ?? '-'}`,
   );
   return [
     '',
-    `  ${'component'.padEnd(width)}  status    pid          url`,
+    `  ${'component'.padEnd(width)}  status    pid      url`,
     ...lines,
     '',
     caFile ? `  TLS: certificates from the local CA ${caFile}` : '  TLS: off (development mode)',
