@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
 import { configCheck } from './commands/config-check.ts';
+import { registerIdentityCommands } from './commands/identity.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { run } from './commands/run.ts';
@@ -61,6 +62,7 @@ config
     process.exitCode = configCheck(file, process.stdout);
   });
 
+registerIdentityCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);
 
