@@ -48,9 +48,11 @@ export { type ReadinessCheck, Service, type ServiceOptions } from './service/ser
 export {
   type Migration,
   openStore,
+  PostgresStore,
   type Queryable,
   type Row,
   type SqlValue,
+  SqliteStore,
   type Store,
 } from './storage/index.ts';
 export { ensureLocalCa, localServerCredentials, type ServerCredentials } from './tls/local-ca.ts';
