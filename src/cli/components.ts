@@ -2,12 +2,18 @@
  * The components `bulwark up` knows, in start order (audit first, since the others write to it). This is
  * the one place that imports every component: components never import each other.
  */
+import { auditComponent } from '../audit/index.ts';
 import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
 import { identityComponent } from '../identity/index.ts';
 import { keysComponent } from '../keys/index.ts';
 import { policyComponent } from '../policy/index.ts';
 
-export const COMPONENTS: readonly ComponentDefinition[] = [identityComponent, policyComponent, keysComponent];
+export const COMPONENTS: readonly ComponentDefinition[] = [
+  auditComponent,
+  identityComponent,
+  policyComponent,
+  keysComponent,
+];
 
 export function findComponent(name: string): ComponentDefinition | undefined {
   return COMPONENTS.find((c) => c.name === name);

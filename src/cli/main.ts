@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
+import { registerAuditCommands } from './commands/audit.ts';
 import { configCheck } from './commands/config-check.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
 import { registerKeysCommands } from './commands/keys.ts';
@@ -62,6 +63,7 @@ config
     process.exitCode = configCheck(file, process.stdout);
   });
 
+registerAuditCommands(program);
 registerIdentityCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);

@@ -4,8 +4,12 @@
  * listener and the process lifecycle. `bulwark run NAME` and the supervisor both go through
  * {@link runComponent}, so a component behaves the same on a laptop and in a cluster.
  */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
-import { type AuditSink, MemoryAuditSink } from './audit/types.ts';
+import type { AuditSink } from './audit/types.ts';
+import { createAuditClient } from './audit-client/index.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
@@ -13,6 +17,9 @@ import type { ErrorCatalog } from './errors.ts';
 import { createLogger, type Logger } from './log/index.ts';
 import { type ReadinessCheck, Service } from './service/service.ts';
 import { openStore, type Store } from './storage/index.ts';
+
+/** Where `bulwark up` runs `audit` unless `components.audit.port` says otherwise. */
+const AUDIT_DEFAULT_PORT = 7301;
 
 export interface ComponentContext {
   name: string;
@@ -80,8 +87,7 @@ export async function runComponent(
     logger,
     clock: options.clock ?? systemClock,
     openStore: () => openStore(config.storage, { home: config.home, namespace: definition.name }),
-    // Until the audit client is wired in, events are kept in memory (the audit issue replaces this).
-    audit: options.audit ?? new MemoryAuditSink(),
+    audit: options.audit ?? auditClientFor(definition.name, config, logger),
   };
   const instance = await definition.create(context);
   const service = new Service({
@@ -104,8 +110,33 @@ export async function runComponent(
     url,
     service,
     stop: () => {
-      stopped ??= service.stop().finally(() => instance.close?.());
+      // Drain the listener first, then the component, then its audit events (flushed or spooled).
+      stopped ??= service
+        .stop()
+        .finally(() => instance.close?.())
+        .finally(() => (options.audit ? undefined : context.audit.close()));
       return stopped;
     },
   };
+}
+
+/**
+ * The audit client of one component: events go to `auditClient.url`, else to the local `audit` on its
+ * configured port (where `bulwark up` runs it), and are spooled in `<home>/spool/` while it is unreachable.
+ */
+function auditClientFor(name: string, config: BulwarkConfig, logger: Logger): AuditSink {
+  const { server, auditClient, home } = config;
+  const scheme = server.tls.enabled ? 'https' : 'http';
+  const url =
+    auditClient.url ?? `${scheme}://${server.host}:${config.components['audit']?.port ?? AUDIT_DEFAULT_PORT}`;
+  const caFile = server.tls.caFile ?? join(home, 'tls', 'ca.crt');
+  return createAuditClient({
+    url,
+    ...(server.tls.enabled && existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    spoolDirectory: join(home, 'spool'),
+    name,
+    batchSize: auditClient.batchSize,
+    flushIntervalMs: auditClient.flushIntervalMs,
+    logger,
+  });
 }

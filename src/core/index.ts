@@ -6,6 +6,12 @@ export {
   type AuditSink,
   MemoryAuditSink,
 } from './audit/types.ts';
+export {
+  type AuditClient,
+  type AuditClientOptions,
+  createAuditClient,
+  uuidV7Generator,
+} from './audit-client/index.ts';
 export { type Clock, ManualClock, systemClock } from './clock.ts';
 export {
   type ComponentContext,
@@ -51,8 +57,8 @@ export {
   PostgresStore,
   type Queryable,
   type Row,
-  type SqlValue,
   SqliteStore,
+  type SqlValue,
   type Store,
 } from './storage/index.ts';
 export { ensureLocalCa, localServerCredentials, type ServerCredentials } from './tls/local-ca.ts';

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
 import type { PlatformStatus } from '../../src/cli/commands/status.ts';
 import { COMPONENTS } from '../../src/cli/components.ts';
 import { isAlive } from '../../src/cli/runtime-state.ts';
@@ -52,6 +53,37 @@ describe('bulwark up', () => {
         COMPONENTS.map((c) => [c.name, 'ready']),
       );
       const pids = first.components.map((c) => c.pid!);
+
+      // Components write security events to the audit component that `up` started: a denied decision at
+      // `policy` must be found in `audit`'s log.
+      const url = (name: string) => first.components.find((c) => c.name === name)?.url;
+      if (url('policy') && url('audit')) {
+        const dispatcher = new Agent({ connect: { ca: readFileSync(join(home, 'tls', 'ca.crt')) } });
+        const decided = await request(`${url('policy')}/v1/decisions`, {
+          dispatcher,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            principal: { type: 'Bulwark::User', id: 'mallory' },
+            action: 'read',
+            resource: { type: 'Bulwark::Route', id: 'GET /admin' },
+          }),
+        });
+        assert.equal(decided.statusCode, 200);
+        assert.equal(((await decided.body.json()) as { decision: string }).decision, 'deny');
+        await waitFor(
+          async () => {
+            const res = await request(`${url('audit')}/audit/v1/records?action=policy.decision`, {
+              dispatcher,
+            });
+            const { records } = (await res.body.json()) as { records: { target?: { id: string } }[] };
+            return records.some((r) => r.target?.id === 'GET /admin');
+          },
+          'the denied decision to reach the audit log',
+          15000,
+        );
+        await dispatcher.close();
+      }
 
       const victim = first.components[0]!;
       process.kill(victim.pid!, 'SIGKILL');

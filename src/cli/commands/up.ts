@@ -29,16 +29,21 @@ export async function up(
     return 0;
   }
   const args = (name: string) => ['run', name, ...(configPath ? ['--config', configPath] : [])];
+  // Components start in order, audit first; the ones after it learn its URL (unless it is configured).
+  let auditUrl: string | null = config.auditClient.url;
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    BULWARK_HOME: config.home,
+    ...(auditUrl && !config.auditClient.url ? { BULWARK_AUDIT_CLIENT__URL: auditUrl } : {}),
+  });
   const supervisor = new Supervisor(
-    enabled.map((c) => ({
-      name: c.name,
-      module: ENTRY,
-      args: args(c.name),
-      env: { ...process.env, BULWARK_HOME: config.home },
-    })),
+    enabled.map((c) => ({ name: c.name, module: ENTRY, args: args(c.name), env })),
     config.supervisor,
     systemClock,
   );
+  supervisor.on('ready', (child) => {
+    if (child.name === 'audit' && !config.auditClient.url) auditUrl = child.url;
+  });
   const startedAt = new Date().toISOString();
   const save = (components: ChildState[]) =>
     writeState({ supervisorPid: process.pid, startedAt, home: config.home, caFile, components });

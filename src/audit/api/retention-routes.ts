@@ -1,0 +1,46 @@
+/** Retention status, legal holds and pruning. Every change is itself written to the log. */
+import type { FastifyPluginAsync } from 'fastify';
+import { minIndex } from '../log/record-store.ts';
+import type { Retention } from '../retention/retention.ts';
+import type { AuditContext } from './audit-context.ts';
+
+export function retentionRoutes(ctx: AuditContext, retention: Retention): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/audit/v1/retention', async () => ({
+      minIndex: await minIndex(ctx.store),
+      size: ctx.log.size,
+      retentionDays: ctx.settings.retentionDays,
+      holds: await retention.holds(),
+    }));
+
+    app.post(
+      '/audit/v1/holds',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['reason'],
+            additionalProperties: false,
+            properties: {
+              category: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
+              fromIndex: { type: 'integer', minimum: 0 },
+              toIndex: { type: 'integer', minimum: 0 },
+              reason: { type: 'string', minLength: 1, maxLength: 1024 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const hold = await retention.addHold(req.body as { reason: string }, 'api');
+        return reply.code(201).send(hold);
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>('/audit/v1/holds/:id', async (req, reply) => {
+      await retention.releaseHold(req.params.id, 'api');
+      return reply.code(204).send();
+    });
+
+    app.post('/audit/v1/retention/prune', async () => retention.prune('api'));
+  };
+}

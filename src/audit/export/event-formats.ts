@@ -1,0 +1,98 @@
+/**
+ * Export formats for SIEMs. Each exported event carries its leaf index and the record itself, so a copy
+ * kept in a SIEM can be re-hashed (RFC 8785 canonical JSON) and checked against the log with an inclusion
+ * proof.
+ */
+import { VERSION } from '../../core/index.ts';
+
+/** A stored record as read back from the log (its canonical body, parsed). */
+export interface LoggedRecord {
+  index: number;
+  id: string;
+  time: string;
+  actor: { type: string; id: string; name?: string };
+  action: string;
+  target?: { type: string; id: string };
+  outcome: string;
+  reason?: string;
+  source?: { component: string; ip?: string };
+  requestId?: string;
+  traceId?: string;
+  category: string;
+  details?: Record<string, unknown>;
+}
+
+/** Elastic Common Schema 8.x document (one JSON line). */
+export function toEcs(r: LoggedRecord, origin: string): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    '@timestamp': r.time,
+    ecs: { version: '8.11.0' },
+    event: {
+      id: r.id,
+      kind: 'event',
+      action: r.action,
+      outcome: r.outcome,
+      sequence: r.index,
+      dataset: 'bulwark.audit',
+      ...(r.reason ? { reason: r.reason } : {}),
+    },
+    labels: { audit_category: r.category, audit_log: origin, audit_leaf_index: String(r.index) },
+    bulwark: { audit: { index: r.index, log: origin, record: r } },
+  };
+  if (r.actor.type === 'user')
+    doc['user'] = { id: r.actor.id, ...(r.actor.name ? { name: r.actor.name } : {}) };
+  else doc['client'] = { user: { id: r.actor.id } };
+  if (r.source) {
+    doc['service'] = { name: r.source.component };
+    if (r.source.ip) doc['source'] = { ip: r.source.ip };
+  }
+  if (r.traceId) doc['trace'] = { id: r.traceId };
+  if (r.requestId) doc['http'] = { request: { id: r.requestId } };
+  return doc;
+}
+
+const cefHeader = (v: string) =>
+  v
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]/g, ' ');
+const cefValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r?\n/g, '\\n');
+
+/** ArcSight Common Event Format (CEF:0) line. */
+export function toCef(r: LoggedRecord): string {
+  const severity = r.outcome === 'failure' ? 5 : 3;
+  const ext: [string, string][] = [
+    ['rt', String(Date.parse(r.time))],
+    ['externalId', r.id],
+    ['suser', r.actor.id],
+    ['outcome', r.outcome],
+    ['cat', r.category],
+    ['cn1Label', 'leafIndex'],
+    ['cn1', String(r.index)],
+  ];
+  if (r.source?.ip) ext.push(['src', r.source.ip]);
+  if (r.source?.component) ext.push(['dvchost', r.source.component]);
+  if (r.target) ext.push(['duid', `${r.target.type}:${r.target.id}`]);
+  if (r.reason) ext.push(['reason', r.reason]);
+  ext.push(['cs1Label', 'record'], ['cs1', JSON.stringify(r)]);
+  const head = ['CEF:0', 'Bulwark', 'audit', VERSION, r.action, r.action, String(severity)]
+    .map(cefHeader)
+    .join('|');
+  return `${head}|${ext.map(([k, v]) => `${k}=${cefValue(v)}`).join(' ')}`;
+}
+
+const sdValue = (v: string) => v.replace(/[\\"\]]/g, (c) => `\\${c}`);
+/** RFC 5424 §6.2.1: facility 13 (log audit); severity notice (5) or warning (4) for failures. */
+const FACILITY_LOG_AUDIT = 13;
+/** RFC 5612 documentation PEN for the SD-ID. */
+const SD_ID = 'bulwark@32473';
+
+/** RFC 5424 syslog message with the index in structured data and the record as JSON in MSG. */
+export function toSyslog(r: LoggedRecord, hostname: string): string {
+  const pri = FACILITY_LOG_AUDIT * 8 + (r.outcome === 'failure' ? 4 : 5);
+  const host = hostname.replace(/[^\x21-\x7e]/g, '').slice(0, 255) || '-';
+  const sd = `[${SD_ID} index="${r.index}" id="${sdValue(r.id)}" outcome="${sdValue(r.outcome)}" category="${sdValue(r.category)}"]`;
+  // RFC 5424 §6: VERSION 1, APP-NAME bulwark-audit, MSGID the action (printable, <= 32 chars).
+  const msgid = r.action.slice(0, 32);
+  return `<${pri}>1 ${r.time} ${host} bulwark-audit - ${msgid} ${sd} \uFEFF${JSON.stringify(r)}`;
+}

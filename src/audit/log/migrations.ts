@@ -1,0 +1,79 @@
+/**
+ * The audit tables. Append-only is enforced by the database itself, not only by the absence of code:
+ * triggers refuse UPDATE, DELETE (except below the retention floor) and TRUNCATE, and the floor can only
+ * move forward. On PostgreSQL an insert-only role `<schema>_writer` is created for the service to log in as.
+ */
+import type { Migration } from '../../core/index.ts';
+
+const SQLITE = `CREATE TABLE audit_record (idx INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time TEXT NOT NULL, category TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, component TEXT, body TEXT NOT NULL);
+CREATE INDEX audit_record_time ON audit_record (time);
+CREATE INDEX audit_record_actor ON audit_record (actor);
+CREATE INDEX audit_record_action ON audit_record (action);
+CREATE TABLE audit_tile (level INTEGER NOT NULL, idx INTEGER NOT NULL, hashes BLOB NOT NULL, PRIMARY KEY (level, idx));
+CREATE TABLE audit_checkpoint (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE audit_floor (id INTEGER PRIMARY KEY CHECK (id = 1), min_index INTEGER NOT NULL);
+INSERT INTO audit_floor (id, min_index) VALUES (1, 0);
+CREATE TABLE audit_hold (id TEXT PRIMARY KEY, category TEXT, from_index INTEGER, to_index INTEGER, reason TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TRIGGER audit_record_no_update BEFORE UPDATE ON audit_record BEGIN SELECT RAISE(ABORT, 'audit_record is append-only'); END;
+CREATE TRIGGER audit_record_no_delete BEFORE DELETE ON audit_record WHEN OLD.idx >= (SELECT min_index FROM audit_floor) BEGIN SELECT RAISE(ABORT, 'audit_record is append-only above the retention floor'); END;
+CREATE TRIGGER audit_tile_no_update BEFORE UPDATE ON audit_tile BEGIN SELECT RAISE(ABORT, 'audit_tile is append-only'); END;
+CREATE TRIGGER audit_tile_no_delete BEFORE DELETE ON audit_tile BEGIN SELECT RAISE(ABORT, 'audit_tile is append-only'); END;
+CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;
+CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;
+CREATE TRIGGER audit_floor_forward BEFORE UPDATE ON audit_floor WHEN NEW.min_index < OLD.min_index BEGIN SELECT RAISE(ABORT, 'the retention floor only moves forward'); END;
+CREATE TRIGGER audit_floor_no_delete BEFORE DELETE ON audit_floor BEGIN SELECT RAISE(ABORT, 'the retention floor cannot be removed'); END;`;
+
+const POSTGRES = `CREATE TABLE audit_record (idx BIGINT PRIMARY KEY, id TEXT NOT NULL UNIQUE, time TEXT NOT NULL, category TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, component TEXT, body TEXT NOT NULL);
+CREATE INDEX audit_record_time ON audit_record (time);
+CREATE INDEX audit_record_actor ON audit_record (actor);
+CREATE INDEX audit_record_action ON audit_record (action);
+CREATE TABLE audit_tile (level INTEGER NOT NULL, idx BIGINT NOT NULL, hashes BYTEA NOT NULL, PRIMARY KEY (level, idx));
+CREATE TABLE audit_checkpoint (size BIGINT PRIMARY KEY, note TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE audit_floor (id INTEGER PRIMARY KEY CHECK (id = 1), min_index BIGINT NOT NULL);
+INSERT INTO audit_floor (id, min_index) VALUES (1, 0);
+CREATE TABLE audit_hold (id TEXT PRIMARY KEY, category TEXT, from_index BIGINT, to_index BIGINT, reason TEXT NOT NULL, created TEXT NOT NULL);
+CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'P0001';
+END $$;
+CREATE FUNCTION audit_guard_record_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.idx >= (SELECT min_index FROM audit_floor) THEN
+    RAISE EXCEPTION 'audit_record is append-only above the retention floor' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN OLD;
+END $$;
+CREATE FUNCTION audit_guard_floor() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.min_index < OLD.min_index THEN
+    RAISE EXCEPTION 'the retention floor only moves forward' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_record_no_update BEFORE UPDATE ON audit_record FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_record_no_delete BEFORE DELETE ON audit_record FOR EACH ROW EXECUTE FUNCTION audit_guard_record_delete();
+CREATE TRIGGER audit_record_no_truncate BEFORE TRUNCATE ON audit_record FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_tile_no_change BEFORE UPDATE OR DELETE ON audit_tile FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_tile_no_truncate BEFORE TRUNCATE ON audit_tile FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_checkpoint_no_change BEFORE UPDATE OR DELETE ON audit_checkpoint FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_checkpoint FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_floor_forward BEFORE UPDATE ON audit_floor FOR EACH ROW EXECUTE FUNCTION audit_guard_floor();
+CREATE TRIGGER audit_floor_no_delete BEFORE DELETE ON audit_floor FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_floor_no_truncate BEFORE TRUNCATE ON audit_floor FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+DO $$
+DECLARE
+  writer text := current_schema() || '_writer';
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = writer) THEN
+    EXECUTE format('CREATE ROLE %I NOLOGIN', writer);
+  END IF;
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), writer);
+  EXECUTE format('GRANT SELECT, INSERT ON audit_record, audit_tile, audit_checkpoint TO %I', writer);
+  EXECUTE format('GRANT SELECT ON audit_floor, audit_hold TO %I', writer);
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'no privilege to create the insert-only audit role; triggers still enforce append-only';
+END $$;`;
+
+export const AUDIT_MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'append-only merkle log', sql: { sqlite: SQLITE, postgres: POSTGRES } },
+];

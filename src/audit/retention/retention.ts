@@ -1,0 +1,173 @@
+/**
+ * Retention per category (SOX: 7 years for financial records, HIPAA: 6 years for health records) with
+ * legal holds. Pruning never cuts a hole in the log: it moves one minimum index forward, to a tile
+ * boundary, over records that have all expired and are not held. The leaf hashes of pruned records stay
+ * in the stored tiles, so every proof and checkpoint remains valid.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditContext } from '../api/audit-context.ts';
+import { auditError } from '../errors.ts';
+import { minIndex } from '../log/record-store.ts';
+import { TILE_WIDTH } from '../log/tile-tree.ts';
+import type { AuditRecord } from '../record/record-schema.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface LegalHold {
+  id: string;
+  category: string | null;
+  fromIndex: number | null;
+  toIndex: number | null;
+  reason: string;
+  created: string;
+}
+
+interface HoldRow {
+  id: string;
+  category: string | null;
+  from_index: number | null;
+  to_index: number | null;
+  reason: string;
+  created: string;
+  [k: string]: unknown;
+}
+
+export class Retention {
+  readonly #ctx: AuditContext;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: AuditContext) {
+    this.#ctx = ctx;
+  }
+
+  start(): void {
+    const every = this.#ctx.settings.pruneIntervalMs;
+    if (every > 0) {
+      this.#timer = setInterval(
+        () => void this.prune().catch((err) => this.#ctx.logger.error({ err }, 'prune failed')),
+        every,
+      );
+      this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  retentionDays(category: string): number {
+    const days = this.#ctx.settings.retentionDays;
+    return days[category] ?? days['default'] ?? 365;
+  }
+
+  async holds(): Promise<LegalHold[]> {
+    const rows = await this.#ctx.store.query<HoldRow>(
+      'SELECT id, category, from_index, to_index, reason, created FROM audit_hold ORDER BY created',
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      category: r.category,
+      fromIndex: r.from_index === null ? null : Number(r.from_index),
+      toIndex: r.to_index === null ? null : Number(r.to_index),
+      reason: r.reason,
+      created: r.created,
+    }));
+  }
+
+  async addHold(
+    hold: { category?: string; fromIndex?: number; toIndex?: number; reason: string },
+    actor: string,
+  ): Promise<LegalHold> {
+    const row: LegalHold = {
+      id: randomUUID(),
+      category: hold.category ?? null,
+      fromIndex: hold.fromIndex ?? null,
+      toIndex: hold.toIndex ?? null,
+      reason: hold.reason,
+      created: new Date(this.#ctx.clock.now()).toISOString(),
+    };
+    if (row.fromIndex !== null && row.toIndex !== null && row.fromIndex > row.toIndex) {
+      throw auditError('audit_range', 'fromIndex is after toIndex');
+    }
+    await this.#ctx.store.execute(
+      'INSERT INTO audit_hold (id, category, from_index, to_index, reason, created) VALUES (?, ?, ?, ?, ?, ?)',
+      [row.id, row.category, row.fromIndex, row.toIndex, row.reason, row.created],
+    );
+    await this.#selfAudit('audit.hold.create', actor, row.id, {
+      category: row.category,
+      fromIndex: row.fromIndex,
+      toIndex: row.toIndex,
+    });
+    return row;
+  }
+
+  async releaseHold(id: string, actor: string): Promise<void> {
+    const n = await this.#ctx.store.execute('DELETE FROM audit_hold WHERE id = ?', [id]);
+    if (n === 0) throw auditError('audit_not_found', 'no legal hold with that id');
+    await this.#selfAudit('audit.hold.release', actor, id, {});
+  }
+
+  /** Moves the minimum index forward over expired, unheld records. Returns the new and old floors. */
+  async prune(actor = 'audit'): Promise<{ minIndex: number; previous: number }> {
+    const { store, log, checkpointer, clock } = this.#ctx;
+    const previous = await minIndex(store);
+    // Never past the last signed checkpoint, and never the newest record (the log's size lives in it).
+    const limit = Math.min(log.size - 1, checkpointer.latest?.size ?? 0);
+    const holds = await this.holds();
+    const now = clock.now();
+    let stop = previous;
+    scan: while (stop < limit) {
+      const rows = await store.query<{ idx: number; time: string; category: string }>(
+        'SELECT idx, time, category FROM audit_record WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT 1000',
+        [stop, limit],
+      );
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        const idx = Number(r.idx);
+        const expired = Date.parse(r.time) + this.retentionDays(r.category) * DAY_MS <= now;
+        if (!expired || holds.some((h) => held(h, idx, r.category))) {
+          stop = idx;
+          break scan;
+        }
+        stop = idx + 1;
+      }
+    }
+    const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
+    if (floor <= previous) return { minIndex: previous, previous };
+    await store.transaction(async (tx) => {
+      await tx.execute('UPDATE audit_floor SET min_index = ? WHERE id = 1', [floor]);
+      await tx.execute('DELETE FROM audit_record WHERE idx < ?', [floor]);
+    });
+    await this.#selfAudit('audit.retention.prune', actor, String(floor), { previous, minIndex: floor });
+    return { minIndex: floor, previous };
+  }
+
+  /** The audit service's own administrative actions go into its own log. */
+  async #selfAudit(
+    action: string,
+    actor: string,
+    target: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    const record: AuditRecord = {
+      id: randomUUID(),
+      time: new Date(this.#ctx.clock.now()).toISOString(),
+      actor: { type: 'system', id: actor },
+      action,
+      target: { type: 'audit', id: target },
+      outcome: 'success',
+      source: { component: 'audit' },
+      category: 'security',
+      details: Object.fromEntries(Object.entries(details).filter(([, v]) => v !== null)),
+    };
+    await this.#ctx.log.append([record]);
+  }
+}
+
+function held(h: LegalHold, idx: number, category: string): boolean {
+  return (
+    (h.category === null || h.category === category) &&
+    (h.fromIndex === null || idx >= h.fromIndex) &&
+    (h.toIndex === null || idx <= h.toIndex)
+  );
+}

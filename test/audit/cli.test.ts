@@ -1,0 +1,67 @@
+/** `bulwark audit prove`, `check-proof` and `verify` through the commander program. */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { registerAuditCommands } from '../../src/cli/commands/audit.ts';
+import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
+
+describe('bulwark audit commands', () => {
+  let f: AuditFixture;
+  let flags: string[];
+  const program = () => {
+    const p = new Command().name('bulwark').option('-c, --config <file>').exitOverride();
+    registerAuditCommands(p);
+    return p;
+  };
+  before(async () => {
+    f = await startAudit('sqlite', { settings: { checkpointIntervalMs: 20 } });
+    flags = [
+      '--url',
+      f.url,
+      '--ca',
+      join(f.home, 'tls', 'ca.crt'),
+      '--key',
+      join(f.home, 'audit', 'log.vkey'),
+    ];
+  });
+  after(() => f.stop());
+
+  it('writes a record proof bundle with `prove` that `check-proof` accepts offline', async () => {
+    const e = event();
+    await call(f, 'POST', '/audit/v1/records', { records: [e] });
+    const out = join(f.home, 'r.tlog-proof');
+    await program().parseAsync(['node', 'bulwark', 'audit', 'prove', e['id'] as string, ...flags, '-o', out]);
+    assert.match(readFileSync(out, 'utf8'), /^c2sp\.org\/tlog-proof@v1\n/);
+    await program().parseAsync([
+      'node',
+      'bulwark',
+      'audit',
+      'check-proof',
+      out,
+      '--key',
+      join(f.home, 'audit', 'log.vkey'),
+    ]);
+    writeFileSync(out, readFileSync(out, 'utf8').replace(/^index \d+$/m, 'index 99'));
+    await assert.rejects(
+      program().parseAsync([
+        'node',
+        'bulwark',
+        'audit',
+        'check-proof',
+        out,
+        '--key',
+        join(f.home, 'audit', 'log.vkey'),
+      ]),
+      { code: 'inclusion_failed' },
+    );
+  });
+
+  it('sets exit code 0 when `verify` finds the log intact', async () => {
+    process.exitCode = undefined;
+    await program().parseAsync(['node', 'bulwark', 'audit', 'verify', ...flags, '--json']);
+    assert.equal(process.exitCode, 0);
+    process.exitCode = undefined;
+  });
+});

@@ -1,0 +1,195 @@
+/** The ingest API, proofs and checkpoints over real HTTPS, on both storage engines. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  parseVerifierKey,
+  verifyConsistency,
+  verifyInclusion,
+  verifyProofBundle,
+} from '../../src/audit/index.ts';
+import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
+import { leafHash } from '../../src/audit/verifier/tree-hash.ts';
+import {
+  type AuditFixture,
+  call,
+  dropNamespace,
+  type Engine,
+  event,
+  startAudit,
+} from './fixtures/audit-server.ts';
+
+for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+  describe(`audit ingest on ${engine}`, () => {
+    let f: AuditFixture;
+    before(async () => {
+      f = await startAudit(engine, { settings: { checkpointIntervalMs: 50 } });
+    });
+    after(async () => {
+      await f.stop();
+      await dropNamespace(engine, f.definition.name);
+    });
+
+    it('appends a batch, acknowledges each record with its index, and signs a checkpoint covering it', async () => {
+      const batch = Array.from({ length: 300 }, () => event());
+      const res = await call(f, 'POST', '/audit/v1/records', { records: batch });
+      assert.equal(res.status, 200, res.text);
+      const body = res.json();
+      assert.equal(body.results.length, 300);
+      const first = body.results[0].index;
+      assert.deepEqual(
+        body.results.map((r: { index: number }) => r.index),
+        Array.from({ length: 300 }, (_, i) => first + i),
+      );
+      await new Promise((r) => setTimeout(r, 120));
+      const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
+      const cp = openCheckpoint((await call(f, 'GET', '/audit/v1/checkpoint')).text, key);
+      assert.ok(cp.size >= first + 300);
+    });
+
+    it('is idempotent by record id: a retried batch is not written twice', async () => {
+      const batch = Array.from({ length: 5 }, () => event());
+      const a = (await call(f, 'POST', '/audit/v1/records', { records: batch })).json();
+      const b = (await call(f, 'POST', '/audit/v1/records', { records: batch })).json();
+      assert.deepEqual(
+        b.results.map((r: { index: number }) => r.index),
+        a.results.map((r: { index: number }) => r.index),
+      );
+      assert.ok(b.results.every((r: { duplicate: boolean }) => r.duplicate));
+      assert.equal(b.size, a.size);
+    });
+
+    it('refuses to reuse an id for different content (409) and writes nothing of that batch', async () => {
+      const original = event();
+      await call(f, 'POST', '/audit/v1/records', { records: [original] });
+      const before = (await call(f, 'GET', '/audit/v1/retention')).json().size;
+      const res = await call(f, 'POST', '/audit/v1/records', {
+        records: [event(), { ...original, outcome: 'failure' }],
+      });
+      assert.equal(res.status, 409);
+      assert.equal(res.json().code, 'audit_id_conflict');
+      assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, before);
+    });
+
+    it('answers a schema violation with 400 naming the field, and stores none of the batch', async () => {
+      const before = (await call(f, 'GET', '/audit/v1/retention')).json().size;
+      const res = await call(f, 'POST', '/audit/v1/records', {
+        records: [event(), event({ outcome: 'maybe' })],
+      });
+      assert.equal(res.status, 400);
+      assert.equal(res.json().code, 'audit_schema');
+      assert.equal(res.json().field, 'records[1].outcome');
+      const bad = [
+        [{ actor: { type: 'service', id: 'orders' } }, 'records[0].actor.id'],
+        [{ time: new Date(Date.now() + 86_400_000).toISOString() }, 'records[0].time'],
+        [{ source: { component: 'x', ip: 'not-an-ip' } }, 'records[0].source.ip'],
+        [{ extra: 1 }, 'records[0].extra'],
+        [{ action: 'DROP TABLE' }, 'records[0].action'],
+      ] as const;
+      for (const [override, field] of bad) {
+        const r = await call(f, 'POST', '/audit/v1/records', { records: [event(override)] });
+        assert.equal(r.status, 400, field);
+        assert.equal(r.json().field, field);
+      }
+      assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, before);
+    });
+
+    it('refuses secrets by key and by shape, naming the field', async () => {
+      const jwt =
+        'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+      const cases = [
+        [{ details: { password: 'hunter2' } }, 'records[0].details.password'],
+        [{ details: { nested: { Client_Secret: 'x' } } }, 'records[0].details.nested.Client_Secret'],
+        [{ details: { note: `Authorization: Bearer ${'a'.repeat(30)}` } }, 'records[0].details.note'],
+        [{ reason: `token was ${jwt}` }, 'records[0].reason'],
+        [
+          { details: { blob: ['ok', '-----BEGIN RSA PRIVATE KEY-----\nMIIE'] } },
+          'records[0].details.blob[1]',
+        ],
+      ] as const;
+      for (const [override, field] of cases) {
+        const r = await call(f, 'POST', '/audit/v1/records', { records: [event(override)] });
+        assert.equal(r.status, 400, field);
+        assert.equal(r.json().code, 'audit_secret_refused');
+        assert.equal(r.json().field, field);
+        assert.ok(!r.text.includes('hunter2') && !r.text.includes(jwt), 'the secret is not echoed back');
+      }
+    });
+
+    it('pseudonymises personal data with a keyed hash and masks card numbers before storing', async () => {
+      const e = event({
+        details: { email: 'alice@example.com', cardNumber: '4111111111111111', plan: 'gold' },
+      });
+      await call(f, 'POST', '/audit/v1/records', { records: [e] });
+      const stored = (await call(f, 'GET', `/audit/v1/records/${e['id']}`)).json();
+      assert.match(stored.details.email, /^hmac-sha256:[A-Za-z0-9_-]{22}$/);
+      assert.equal(stored.details.cardNumber, '****1111');
+      assert.equal(stored.details.plan, 'gold');
+      const again = event({ details: { email: 'alice@example.com' } });
+      await call(f, 'POST', '/audit/v1/records', { records: [again] });
+      assert.equal(
+        (await call(f, 'GET', `/audit/v1/records/${again['id']}`)).json().details.email,
+        stored.details.email,
+      );
+    });
+
+    it('serves inclusion and consistency proofs that verify against signed checkpoints', async () => {
+      await call(f, 'POST', '/audit/v1/records', { records: Array.from({ length: 40 }, () => event()) });
+      await new Promise((r) => setTimeout(r, 120));
+      const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
+      const cps = (await call(f, 'GET', '/audit/v1/checkpoints'))
+        .json()
+        .checkpoints.map((c: { note: string }) => openCheckpoint(c.note, key));
+      const [old, latest] = [cps[1], cps.at(-1)];
+      const c = (
+        await call(f, 'GET', `/audit/v1/proof/consistency?from=${old.size}&to=${latest.size}`)
+      ).json();
+      assert.ok(
+        verifyConsistency(
+          old.size,
+          latest.size,
+          c.hashes.map((h: string) => Buffer.from(h, 'base64')),
+          old.root,
+          latest.root,
+        ),
+      );
+      const entries = (await call(f, 'GET', '/audit/v1/entries?start=7&limit=1')).text;
+      const leaf = leafHash(entries.slice(entries.indexOf(' ') + 1, -1));
+      const p = (await call(f, 'GET', `/audit/v1/proof/inclusion?index=7&size=${latest.size}`)).json();
+      assert.ok(
+        verifyInclusion(
+          7,
+          latest.size,
+          leaf,
+          p.hashes.map((h: string) => Buffer.from(h, 'base64')),
+          latest.root,
+        ),
+      );
+      assert.equal(
+        (await call(f, 'GET', `/audit/v1/proof/inclusion?index=${latest.size}&size=${latest.size}`)).status,
+        400,
+      );
+    });
+
+    it('writes a tlog-proof bundle per record that the offline verifier accepts, and only for that record', async () => {
+      const e = event();
+      await call(f, 'POST', '/audit/v1/records', { records: [e] });
+      const bundle = (await call(f, 'GET', `/audit/v1/records/${e['id']}/proof`)).text;
+      const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
+      const ok = verifyProofBundle(bundle, key);
+      assert.equal(JSON.parse(ok.leaf.toString()).id, e['id']);
+      const forged = bundle.replace(/^extra (.*)$/m, (_m, b64: string) => {
+        const rec = JSON.parse(Buffer.from(b64, 'base64').toString());
+        rec.outcome = rec.outcome === 'success' ? 'failure' : 'success';
+        return `extra ${Buffer.from(JSON.stringify(rec)).toString('base64')}`;
+      });
+      assert.throws(() => verifyProofBundle(forged, key), { code: 'inclusion_failed' });
+    });
+
+    it('serves full tiles at their C2SP tlog-tiles paths, immutable', async () => {
+      const res = await call(f, 'GET', '/audit/v1/tile/0/000');
+      assert.equal(res.status, 200);
+      assert.match(String(res.headers['cache-control']), /immutable/);
+      assert.equal((await call(f, 'GET', '/audit/v1/tile/0/x999/000')).status, 404);
+    });
+  });
+}

@@ -1,0 +1,220 @@
+/** Retention with legal holds, search, and export (ECS, CEF, syslog, Splunk HEC with acknowledgement). */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
+import { canonicalJson, leafHash, parseVerifierKey, verifyInclusion } from '../../src/audit/index.ts';
+import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
+import { auditVerify, resolveTarget } from '../../src/cli/commands/audit.ts';
+import { ManualClock } from '../../src/core/index.ts';
+import {
+  type AuditFixture,
+  call,
+  dropNamespace,
+  type Engine,
+  event,
+  startAudit,
+} from './fixtures/audit-server.ts';
+
+const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+const NOW = Date.UTC(2026, 5, 1);
+const at = (y: number) => new Date(Date.UTC(y, 0, 1)).toISOString();
+
+async function post(f: AuditFixture, records: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 1000) {
+    const res = await call(f, 'POST', '/audit/v1/records', { records: records.slice(i, i + 1000) });
+    assert.equal(res.status, 200, res.text);
+  }
+  await new Promise((r) => setTimeout(r, 80));
+}
+
+for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+  describe(`retention on ${engine}`, () => {
+    const fixtures: AuditFixture[] = [];
+    after(async () => {
+      for (const f of fixtures) {
+        await f.stop();
+        await dropNamespace(engine, f.definition.name);
+      }
+    });
+
+    it('prunes only by moving the minimum index forward, stops at the first record still retained, and the log still verifies', async () => {
+      const f = await startAudit(engine, {
+        clock: new ManualClock(NOW),
+        settings: { checkpointIntervalMs: 20 },
+      });
+      fixtures.push(f);
+      const records = [
+        ...Array.from({ length: 600 }, () => event({ time: at(2020), category: 'default' })),
+        event({ time: at(2024), category: 'financial' }), // 7 years: kept until 2031
+        ...Array.from({ length: 300 }, () => event({ time: at(2020) })),
+      ];
+      await post(f, records);
+      const res = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
+      assert.deepEqual(
+        res,
+        { minIndex: 512, previous: 0 },
+        'floor is the tile boundary below the financial record at 600',
+      );
+      assert.equal((await call(f, 'GET', `/audit/v1/records/${records[0]!['id']}`)).status, 404);
+      assert.equal((await call(f, 'GET', `/audit/v1/records/${records[512]!['id']}`)).status, 200);
+      const report = await auditVerify(resolveTarget({ url: f.url }, f.home), sink, false);
+      assert.equal(report.ok, true, JSON.stringify(report.failure));
+      assert.equal(report.minIndex, 512);
+      const prune = (await call(f, 'GET', '/audit/v1/records?action=audit.retention.prune')).json();
+      assert.equal(prune.records.length, 1, 'pruning is itself audited');
+    });
+
+    it('never prunes records under a legal hold', async () => {
+      const f = await startAudit(engine, {
+        clock: new ManualClock(NOW),
+        settings: { checkpointIntervalMs: 20 },
+      });
+      fixtures.push(f);
+      await post(
+        f,
+        Array.from({ length: 1100 }, () => event({ time: at(2019), category: 'health' })),
+      );
+      const hold = await call(f, 'POST', '/audit/v1/holds', {
+        category: 'health',
+        fromIndex: 700,
+        reason: 'litigation 42',
+      });
+      assert.equal(hold.status, 201);
+      assert.deepEqual((await call(f, 'POST', '/audit/v1/retention/prune')).json(), {
+        minIndex: 512,
+        previous: 0,
+      });
+      assert.equal((await call(f, 'DELETE', `/audit/v1/holds/${hold.json().id}`)).status, 204);
+      const after = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
+      assert.equal(after.minIndex, 1024);
+    });
+  });
+}
+
+describe('search and export (SQLite)', () => {
+  let f: AuditFixture;
+  after(() => f.stop());
+
+  it('searches by time range, actor, action, outcome and component', async () => {
+    f = await startAudit('sqlite', { settings: { checkpointIntervalMs: 20 } });
+    await post(f, [
+      event({
+        time: '2026-01-01T00:00:00Z',
+        actor: { type: 'user', id: 'alice' },
+        action: 'keys.decrypt',
+        outcome: 'failure',
+        source: { component: 'keys' },
+      }),
+      event({
+        time: '2026-02-01T00:00:00Z',
+        actor: { type: 'user', id: 'alice' },
+        action: 'keys.decrypt',
+        outcome: 'success',
+        source: { component: 'keys' },
+      }),
+      event({
+        time: '2026-03-01T00:00:00Z',
+        actor: { type: 'service', id: 'spiffe://bulwark.local/ns/prod/sa/orders' },
+        action: 'policy.decision',
+        outcome: 'failure',
+        source: { component: 'gateway' },
+      }),
+    ]);
+    const q = async (query: string) =>
+      (await call(f, 'GET', `/audit/v1/records?${query}`))
+        .json()
+        .records.map((r: { index: number }) => r.index);
+    assert.deepEqual(await q('actor=alice'), [0, 1]);
+    assert.deepEqual(await q('actor=alice&outcome=failure'), [0]);
+    assert.deepEqual(await q('component=gateway'), [2]);
+    assert.deepEqual(await q('from=2026-01-15T00:00:00Z&to=2026-02-15T00:00:00Z'), [1]);
+    assert.deepEqual(await q('action=policy.decision'), [2]);
+    assert.equal(
+      (await call(f, 'GET', `/audit/v1/records?actor=${encodeURIComponent("' OR 1=1 --")}`)).json().records
+        .length,
+      0,
+    );
+  });
+
+  it('exports ECS lines whose embedded record re-hashes to a leaf the log proves', async () => {
+    const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
+    const cp = openCheckpoint((await call(f, 'GET', '/audit/v1/checkpoint')).text, key);
+    const lines = (await call(f, 'GET', '/audit/v1/export?format=ecs')).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    for (const doc of lines) {
+      assert.equal(doc.event.sequence, doc.bulwark.audit.index);
+      const leaf = leafHash(canonicalJson(doc.bulwark.audit.record));
+      const proof = (
+        await call(f, 'GET', `/audit/v1/proof/inclusion?index=${doc.event.sequence}&size=${cp.size}`)
+      ).json();
+      assert.ok(
+        verifyInclusion(
+          doc.event.sequence,
+          cp.size,
+          leaf,
+          proof.hashes.map((h: string) => Buffer.from(h, 'base64')),
+          cp.root,
+        ),
+      );
+    }
+  });
+
+  it('exports CEF and RFC 5424 syslog lines carrying the leaf index', async () => {
+    const cef = (await call(f, 'GET', '/audit/v1/export?format=cef&actor=alice')).text.trim().split('\n');
+    assert.match(
+      cef[0]!,
+      /^CEF:0\|Bulwark\|audit\|[^|]+\|keys\.decrypt\|keys\.decrypt\|5\|rt=\d+ .*cn1Label=leafIndex cn1=0/,
+    );
+    const syslog = (await call(f, 'GET', '/audit/v1/export?format=syslog&component=gateway')).text.trim();
+    assert.match(
+      syslog,
+      /^<108>1 2026-03-01T00:00:00\.000Z \S+ bulwark-audit - policy\.decision \[bulwark@32473 index="2" /,
+    );
+  });
+
+  it('pushes to a Splunk HEC and counts events delivered only once the indexer acknowledges them', async () => {
+    const received: unknown[] = [];
+    let polls = 0;
+    const hec = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (req.headers.authorization !== 'Splunk test-token' || !req.headers['x-splunk-request-channel']) {
+          res.writeHead(401).end('{"text":"Invalid token","code":4}');
+          return;
+        }
+        if (req.url === '/services/collector/event') {
+          for (const l of body.split('\n')) received.push(JSON.parse(l));
+          res.end(JSON.stringify({ text: 'Success', code: 0, ackId: 7 }));
+        } else {
+          polls++;
+          res.end(JSON.stringify({ acks: { 7: polls > 1 } }));
+        }
+      });
+    });
+    await new Promise<void>((r) => hec.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hec.address() as AddressInfo).port}`;
+    const records = (await call(f, 'GET', '/audit/v1/records')).json().records;
+    const out = await pushToHec(records, {
+      url,
+      token: 'test-token',
+      origin: 'bulwark.local/audit',
+      pollMs: 10,
+    });
+    assert.deepEqual(out, { sent: 3, acknowledged: 3 });
+    assert.equal(polls, 2);
+    assert.deepEqual(
+      received.map((e) => (e as { event: { event: { sequence: number } } }).event.event.sequence),
+      [0, 1, 2],
+    );
+    await assert.rejects(pushToHec(records, { url, token: 'wrong', origin: 'o' }), {
+      code: 'audit_export_failed',
+    });
+    hec.close();
+  });
+});

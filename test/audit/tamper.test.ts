@@ -1,0 +1,186 @@
+/**
+ * Tamper suite: an attacker with write access to the database (triggers dropped) changes the log in each
+ * way the issue lists; `verify` (over HTTPS, with the pinned log key and the WORM anchors) must catch each
+ * one and name where.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, it } from 'node:test';
+import { signCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
+import { signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
+import { CompactRange, leafHash } from '../../src/audit/verifier/tree-hash.ts';
+import { auditVerify, resolveTarget } from '../../src/cli/commands/audit.ts';
+import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
+
+const SETTINGS = { checkpointIntervalMs: 20, anchorIntervalMs: 1 };
+const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+
+async function fill(f: AuditFixture, batches: number, size = 100): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    assert.equal(
+      (await call(f, 'POST', '/audit/v1/records', { records: Array.from({ length: size }, () => event()) }))
+        .status,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 60));
+  }
+}
+
+async function verify(f: AuditFixture) {
+  return auditVerify(resolveTarget({ url: f.url }, f.home), sink, false);
+}
+
+function attacker(f: AuditFixture): DatabaseSync {
+  const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
+  for (const t of [
+    'audit_record_no_update',
+    'audit_record_no_delete',
+    'audit_tile_no_update',
+    'audit_tile_no_delete',
+    'audit_checkpoint_no_delete',
+  ]) {
+    db.exec(`DROP TRIGGER IF EXISTS ${t}`);
+  }
+  return db;
+}
+
+describe('tamper suite (SQLite)', () => {
+  it('verifies an untouched log', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const report = await verify(f);
+    assert.equal(report.ok, true, JSON.stringify(report.failure));
+    assert.equal(report.size, 300);
+    assert.ok(report.checkpointsVerified >= 3);
+    await f.stop();
+  });
+
+  it('the triggers refuse UPDATE and DELETE to anyone who does not drop them first', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 1, 10);
+    const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
+    assert.throws(() => db.exec("UPDATE audit_record SET outcome = 'success'"), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM audit_record'), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM audit_checkpoint'), /append-only/);
+    assert.throws(() => db.exec('UPDATE audit_floor SET min_index = -1'), /only moves forward/);
+    db.close();
+    await f.stop();
+  });
+
+  it('detects one changed byte in a stored record and names its index', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const db = attacker(f);
+    db.exec(
+      'UPDATE audit_record SET body = replace(body, \'"identity.login"\', \'"identity.logim"\') WHERE idx = 123',
+    );
+    db.close();
+    const r = await verify(f);
+    assert.deepEqual([r.ok, r.failure?.code, r.failure?.index], [false, 'leaf_mismatch', 123]);
+    await f.stop();
+  });
+
+  it('detects a deleted record and names its index', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const db = attacker(f);
+    db.exec('DELETE FROM audit_record WHERE idx = 200');
+    db.close();
+    const r = await verify(f);
+    assert.deepEqual([r.failure?.code, r.failure?.index], ['missing_record', 200]);
+    await f.stop();
+  });
+
+  it('detects two swapped records and names the first', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const db = attacker(f);
+    const [a, b] = db.prepare('SELECT body FROM audit_record WHERE idx IN (250, 251) ORDER BY idx').all() as {
+      body: string;
+    }[];
+    db.prepare('UPDATE audit_record SET body = ? WHERE idx = 250').run(b!.body);
+    db.prepare('UPDATE audit_record SET body = ? WHERE idx = 251').run(a!.body);
+    db.close();
+    const r = await verify(f);
+    assert.deepEqual([r.failure?.code, r.failure?.index], ['record_mismatch', 250]);
+    await f.stop();
+  });
+
+  it('detects a truncated tail, before and after a restart, naming the first missing index', async () => {
+    let f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 4);
+    const db = attacker(f);
+    db.exec('DELETE FROM audit_record WHERE idx >= 350');
+    db.close();
+    assert.deepEqual([(await verify(f)).failure?.index], [350]);
+    f = await f.restart();
+    const r = await verify(f);
+    assert.deepEqual([r.failure?.code, r.failure?.index], ['rolled_back', 350]);
+    const ready = await call(f, 'GET', '/readyz');
+    assert.equal(ready.status, 503, 'the service reports that its log no longer matches its checkpoint');
+    await f.stop();
+  });
+
+  it('detects a tail rewritten, re-hashed and re-signed with another key', async () => {
+    const f = await startAudit('sqlite', { settings: { ...SETTINGS, anchorIntervalMs: 0 } });
+    await fill(f, 4);
+    const db = attacker(f);
+    const rows = db.prepare('SELECT idx, body FROM audit_record ORDER BY idx').all() as {
+      idx: number;
+      body: string;
+    }[];
+    const range = new CompactRange();
+    const leaves: Buffer[] = [];
+    for (const row of rows) {
+      if (row.idx >= 300) {
+        row.body = row.body.replace('"outcome":"failure"', '"outcome":"success"');
+        db.prepare('UPDATE audit_record SET body = ? WHERE idx = ?').run(row.body, row.idx);
+      }
+      leaves.push(leafHash(row.body));
+      range.append(leaves.at(-1)!);
+    }
+    // A thorough attacker also rewrites the level-0 tiles and replaces the later checkpoints.
+    const tiles = db.prepare('SELECT idx FROM audit_tile WHERE level = 0').all() as { idx: number }[];
+    for (const { idx } of tiles)
+      db.prepare('UPDATE audit_tile SET hashes = ? WHERE level = 0 AND idx = ?').run(
+        Buffer.concat(leaves.slice(idx * 256, idx * 256 + 256)),
+        idx,
+      );
+    const forger = signerFromSeed('bulwark.local/audit', Buffer.alloc(32, 9));
+    db.exec('DELETE FROM audit_checkpoint WHERE size > 300');
+    db.prepare('INSERT INTO audit_checkpoint (size, note, created) VALUES (?, ?, ?)').run(
+      400,
+      signCheckpoint({ origin: 'bulwark.local/audit', size: 400, root: range.root() }, forger),
+      new Date().toISOString(),
+    );
+    db.close();
+    const r = await verify(f);
+    assert.equal(r.ok, false);
+    assert.equal(r.failure?.code, 'unknown_key');
+    assert.equal(
+      r.failure?.index,
+      300,
+      'everything from the last honestly signed checkpoint on is untrusted',
+    );
+    await f.stop();
+  });
+
+  it('detects a rollback to an older copy of the database through the anchored checkpoints', async () => {
+    let f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    f = await f.restart(); // closes the database cleanly so the copy is consistent
+    const data = join(f.home, 'data');
+    cpSync(join(data, 'audit.db'), join(f.home, 'old.db'));
+    await fill(f, 3);
+    assert.equal((await verify(f)).ok, true);
+    await f.stop();
+    for (const ext of ['', '-wal', '-shm']) rmSync(join(data, `audit.db${ext}`), { force: true });
+    cpSync(join(f.home, 'old.db'), join(data, 'audit.db'));
+    f = await f.restart();
+    const r = await verify(f);
+    assert.deepEqual([r.failure?.code, r.failure?.index], ['rolled_back', 300]);
+    await f.stop();
+  });
+});
