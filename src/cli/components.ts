@@ -3,6 +3,7 @@
  * the one place that imports every component: components never import each other.
  */
 import { auditComponent } from '../audit/index.ts';
+import { authorityComponent } from '../authority/index.ts';
 import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
 import { identityComponent } from '../identity/index.ts';
 import { keysComponent } from '../keys/index.ts';
@@ -10,6 +11,7 @@ import { policyComponent } from '../policy/index.ts';
 
 export const COMPONENTS: readonly ComponentDefinition[] = [
   auditComponent,
+  authorityComponent,
   identityComponent,
   policyComponent,
   keysComponent,

@@ -5,11 +5,13 @@
 import { Command, CommanderError } from 'commander';
 import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
 import { registerAuditCommands } from './commands/audit.ts';
+import { registerAuthorityCommands } from './commands/authority.ts';
 import { configCheck } from './commands/config-check.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { run } from './commands/run.ts';
+import { registerSidecarCommands } from './commands/sidecar.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { configFile, loadPlatformConfig } from './config-file.ts';
@@ -64,9 +66,11 @@ config
   });
 
 registerAuditCommands(program);
+registerAuthorityCommands(program);
 registerIdentityCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);
+registerSidecarCommands(program);
 
 program
   .command('version')

@@ -87,7 +87,7 @@ export async function runComponent(
     logger,
     clock: options.clock ?? systemClock,
     openStore: () => openStore(config.storage, { home: config.home, namespace: definition.name }),
-    audit: options.audit ?? auditClientFor(definition.name, config, logger),
+    audit: options.audit ?? componentAuditClient(definition.name, config, logger),
   };
   const instance = await definition.create(context);
   const service = new Service({
@@ -121,17 +121,28 @@ export async function runComponent(
 }
 
 /**
- * The audit client of one component: events go to `auditClient.url`, else to the local `audit` on its
- * configured port (where `bulwark up` runs it), and are spooled in `<home>/spool/` while it is unreachable.
+ * The audit client of one process: events go to `url`, else `auditClient.url`, else the local `audit` on
+ * its configured port (where `bulwark up` runs it), and are spooled in `<home>/spool/` while it is
+ * unreachable.
+ *
+ * @example
+ * const audit = componentAuditClient('sidecar-orders', config, logger);
  */
-function auditClientFor(name: string, config: BulwarkConfig, logger: Logger): AuditSink {
+export function componentAuditClient(
+  name: string,
+  config: BulwarkConfig,
+  logger: Logger,
+  url?: string,
+): AuditSink {
   const { server, auditClient, home } = config;
   const scheme = server.tls.enabled ? 'https' : 'http';
-  const url =
-    auditClient.url ?? `${scheme}://${server.host}:${config.components['audit']?.port ?? AUDIT_DEFAULT_PORT}`;
+  const target =
+    url ??
+    auditClient.url ??
+    `${scheme}://${server.host}:${config.components['audit']?.port ?? AUDIT_DEFAULT_PORT}`;
   const caFile = server.tls.caFile ?? join(home, 'tls', 'ca.crt');
   return createAuditClient({
-    url,
+    url: target,
     ...(server.tls.enabled && existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
     spoolDirectory: join(home, 'spool'),
     name,

@@ -17,6 +17,7 @@ export {
   type ComponentContext,
   type ComponentDefinition,
   type ComponentInstance,
+  componentAuditClient,
   type RunningComponent,
   runComponent,
 } from './component.ts';

@@ -1,0 +1,139 @@
+/**
+ * Operator API: join tokens (`bulwark authority join-token SERVICE`), revocation of a workload, and the
+ * steps of a CA rotation. Callers hold the admin token or an SVID listed in `adminSpiffeIds`.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { BulwarkError } from '../../core/index.ts';
+import { serviceSpiffeId } from '../../core/mtls/index.ts';
+import type { RotationPhase } from '../ca/certificate-authority.ts';
+import type { AuthorityContext } from './context.ts';
+
+const SERVICE_NAME = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' } as const;
+
+export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
+  const admin = async (req: FastifyRequest, action: string) => {
+    try {
+      return await ctx.callers.admin(req);
+    } catch (err) {
+      const code = err instanceof BulwarkError ? err.code : 'internal';
+      ctx.metrics.denials.inc({ reason: code });
+      ctx.audit.record({
+        actor: { type: 'system', id: 'unknown' },
+        action,
+        outcome: 'failure',
+        reason: code,
+        source: { component: 'authority', ip: req.ip },
+        requestId: req.id,
+      });
+      throw err;
+    }
+  };
+
+  return async (app) => {
+    app.post<{ Body: { service: string; ttlSeconds?: number } }>(
+      '/v1/join-tokens',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['service'],
+            properties: {
+              service: SERVICE_NAME,
+              ttlSeconds: { type: 'integer', minimum: 10, maximum: 604800 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const caller = await admin(req, 'authority.join_token.create');
+        const spiffeId = serviceSpiffeId(ctx.config.trustDomain, req.body.service);
+        const ttl = (req.body.ttlSeconds ?? ctx.config.joinTokenTtlSeconds) * 1000;
+        const grant = await ctx.joinTokens.create(req.body.service, spiffeId, ttl);
+        ctx.audit.record({
+          actor: {
+            type: caller.kind === 'admin' && caller.id.startsWith('spiffe://') ? 'service' : 'system',
+            id: caller.kind === 'admin' ? caller.id : 'unknown',
+          },
+          action: 'authority.join_token.create',
+          target: { type: 'spiffe_id', id: spiffeId },
+          outcome: 'success',
+          source: { component: 'authority', ip: req.ip },
+          requestId: req.id,
+        });
+        reply.code(201).header('cache-control', 'no-store');
+        return {
+          token: grant.token,
+          service: grant.service,
+          spiffeId,
+          expiresAt: new Date(grant.expiresAt).toISOString(),
+        };
+      },
+    );
+
+    app.post<{ Body: { spiffeId: string; reason?: string } }>(
+      '/v1/revocations',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['spiffeId'],
+            properties: {
+              spiffeId: { type: 'string', minLength: 10, maxLength: 2048 },
+              reason: { type: 'string', maxLength: 200 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const caller = await admin(req, 'authority.svid.revoke');
+        const serials = await ctx.revocations.revoke(req.body.spiffeId, req.body.reason ?? 'unspecified');
+        ctx.metrics.revoked.inc(serials.length);
+        ctx.audit.record({
+          actor: { type: 'system', id: caller.kind === 'admin' ? caller.id : 'unknown' },
+          action: 'authority.svid.revoke',
+          target: { type: 'spiffe_id', id: req.body.spiffeId },
+          outcome: 'success',
+          reason: req.body.reason ?? 'unspecified',
+          source: { component: 'authority', ip: req.ip },
+          requestId: req.id,
+          details: { serials },
+        });
+        return { spiffeId: req.body.spiffeId, revoked: serials };
+      },
+    );
+
+    app.get('/v1/rotation', async (req) => {
+      await admin(req, 'authority.ca.read');
+      return { authorities: await ctx.ca.rotationState(), sequence: await ctx.ca.bundleSequence() };
+    });
+
+    app.post<{ Body: { phase: RotationPhase } }>(
+      '/v1/rotation',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['phase'],
+            properties: { phase: { type: 'string', enum: ['prepare', 'activate', 'retire'] } },
+          },
+        },
+      },
+      async (req) => {
+        const caller = await admin(req, 'authority.ca.rotate');
+        await ctx.ca.rotate(req.body.phase);
+        await ctx.onBundleChange();
+        ctx.audit.record({
+          actor: { type: 'system', id: caller.kind === 'admin' ? caller.id : 'unknown' },
+          action: `authority.ca.${req.body.phase}`,
+          outcome: 'success',
+          source: { component: 'authority', ip: req.ip },
+          requestId: req.id,
+        });
+        return { authorities: await ctx.ca.rotationState(), sequence: await ctx.ca.bundleSequence() };
+      },
+    );
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * One-time join tokens: how a workload proves, once, that an operator meant it to be `service`. Only a
+ * SHA-256 of the token is stored (a database leak yields no usable token), and redemption is one
+ * conditional UPDATE, so two concurrent redemptions of one token cannot both succeed, on either engine.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock, Store } from '../../core/index.ts';
+import { authorityError } from '../errors.ts';
+
+export interface JoinTokenGrant {
+  token: string;
+  service: string;
+  spiffeId: string;
+  expiresAt: number;
+}
+
+const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
+export class JoinTokens {
+  readonly #store: Store;
+  readonly #clock: Clock;
+
+  constructor(store: Store, clock: Clock) {
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  async create(service: string, spiffeId: string, ttlMs: number): Promise<JoinTokenGrant> {
+    // 256 bits from the CSPRNG: not guessable within the token's lifetime.
+    const token = `bjt_${randomBytes(32).toString('base64url')}`;
+    const now = this.#clock.now();
+    await this.#store.execute(
+      'INSERT INTO authority_join_token (token_hash, service, spiffe_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
+      [hash(token), service, spiffeId, now, now + ttlMs],
+    );
+    return { token, service, spiffeId, expiresAt: now + ttlMs };
+  }
+
+  /** Marks the token used and returns the identity it grants; throws `authority_join_token_invalid`. */
+  async redeem(token: string): Promise<{ service: string; spiffeId: string }> {
+    const refused = () => authorityError('authority_join_token_invalid', 'the join token is not valid');
+    if (typeof token !== 'string' || !token.startsWith('bjt_') || token.length > 100) throw refused();
+    const now = this.#clock.now();
+    return this.#store.transaction(async (tx) => {
+      const changed = await tx.execute(
+        'UPDATE authority_join_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?',
+        [now, hash(token), now],
+      );
+      if (changed !== 1) throw refused();
+      const [row] = await tx.query<{ service: string; spiffe_id: string }>(
+        'SELECT service, spiffe_id FROM authority_join_token WHERE token_hash = ?',
+        [hash(token)],
+      );
+      if (!row) throw refused();
+      return { service: row.service, spiffeId: row.spiffe_id };
+    });
+  }
+}

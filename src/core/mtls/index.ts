@@ -1,0 +1,25 @@
+/**
+ * Mutual TLS with SPIFFE identities: what `authority`, the sidecar, the Node SDK and every component's
+ * listener use. It never imports a component.
+ */
+export { MTLS_ERRORS, type MtlsErrorCode, mtlsError } from './errors.ts';
+export { type MtlsDispatcherOptions, mtlsDispatcher } from './mtls-dispatcher.ts';
+export { enforceMtls, type MtlsListenerOptions } from './mtls-listener.ts';
+export {
+  type PeerIdentity,
+  type PeerRequirements,
+  type RevocationCheck,
+  verifiedCertificate,
+  verifiedPeer,
+} from './peer-identity.ts';
+export { type CredentialsListener, RotatingCredentials, renewalDelay } from './rotating-credentials.ts';
+export {
+  isSpiffeId,
+  parseSpiffeId,
+  parseTrustDomain,
+  type SpiffeId,
+  serviceNameOf,
+  serviceSpiffeId,
+} from './spiffe-id.ts';
+export { type MtlsOptions, mtlsServerOptions, type SvidMaterial, svidContextOptions } from './tls-options.ts';
+export { inspectX509Svid, normaliseSerial, type SvidFacts } from './x509-svid.ts';
