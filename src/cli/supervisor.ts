@@ -14,6 +14,8 @@ export interface ChildSpec {
   /** Module the child runs (a .ts or .js file). */
   module: string;
   args: readonly string[];
+  /** Children start stage by stage (lowest first); those of one stage start together. Default 0. */
+  stage?: number;
   /** The child's environment; a function is called at each (re)start, so it can carry URLs learnt since. */
   env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
 }
@@ -92,10 +94,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#children.map((c) => ({ ...c.state }));
   }
 
-  /** Starts every child in order, each after the previous reported ready. Rejects if one cannot start. */
+  /**
+   * Starts the children stage by stage: a stage starts once every child of the previous one reported
+   * ready. Rejects if one cannot start.
+   */
   async start(): Promise<void> {
-    for (const child of this.#children) {
-      await this.#launch(child);
+    const stages = [...new Set(this.#children.map((c) => c.spec.stage ?? 0))].sort((a, b) => a - b);
+    for (const stage of stages) {
+      const wave = this.#children.filter((c) => (c.spec.stage ?? 0) === stage);
+      const results = await Promise.allSettled(wave.map((child) => this.#launch(child)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 

@@ -130,3 +130,27 @@ describe('supervisor', () => {
     await waitFor(() => pids.every((p) => !isAlive(p)), 'children to exit after the supervisor died');
   });
 });
+
+describe('supervisor stages', () => {
+  it('starts the children of one stage together, after the previous stage is ready', async () => {
+    const supervisor = new Supervisor(
+      [
+        { ...spec('first', 'ok'), stage: 0 },
+        { ...spec('b', 'ok'), stage: 1 },
+        { ...spec('c', 'ok'), stage: 1 },
+      ],
+      OPTIONS,
+      systemClock,
+    );
+    const events: string[] = [];
+    supervisor.on('change', (children) => {
+      const line = children.map((c) => `${c.name}:${c.status}`).join(' ');
+      if (events.at(-1) !== line) events.push(line);
+    });
+    await supervisor.start();
+    // b and c are both starting before either is running; first was running before they started.
+    assert.ok(events.includes('first:running b:starting c:starting'), events.join('\n'));
+    assert.ok(!events.some((e) => e.startsWith('first:starting') && !e.includes('b:stopped')));
+    await supervisor.stop();
+  });
+});

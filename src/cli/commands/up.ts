@@ -37,7 +37,14 @@ export async function up(
     ...(auditUrl && !config.auditClient.url ? { BULWARK_AUDIT_CLIENT__URL: auditUrl } : {}),
   });
   const supervisor = new Supervisor(
-    enabled.map((c) => ({ name: c.name, module: ENTRY, args: args(c.name), env })),
+    // audit first (the others write to it from their first moment), then the rest together.
+    enabled.map((c) => ({
+      name: c.name,
+      module: ENTRY,
+      args: args(c.name),
+      env,
+      stage: c.name === 'audit' ? 0 : 1,
+    })),
     config.supervisor,
     systemClock,
   );
