@@ -5,6 +5,7 @@
 import { auditComponent } from '../audit/index.ts';
 import { authorityComponent } from '../authority/index.ts';
 import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
+import { gatewayComponent } from '../gateway/index.ts';
 import { identityComponent } from '../identity/index.ts';
 import { keysComponent } from '../keys/index.ts';
 import { policyComponent } from '../policy/index.ts';
@@ -15,6 +16,7 @@ export const COMPONENTS: readonly ComponentDefinition[] = [
   identityComponent,
   policyComponent,
   keysComponent,
+  gatewayComponent,
 ];
 
 export function findComponent(name: string): ComponentDefinition | undefined {

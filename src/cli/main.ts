@@ -7,6 +7,7 @@ import { BulwarkError, ConfigError, VERSION } from '../core/index.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerAuthorityCommands } from './commands/authority.ts';
 import { configCheck } from './commands/config-check.ts';
+import { registerGatewayCommands } from './commands/gateway.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
@@ -68,6 +69,7 @@ config
 registerAuditCommands(program);
 registerAuthorityCommands(program);
 registerIdentityCommands(program);
+registerGatewayCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);
 registerSidecarCommands(program);

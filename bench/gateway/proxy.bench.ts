@@ -1,0 +1,188 @@
+/**
+ * Gateway load run (issue 7, "Performance"): the full chain (canonical request, route, IP/limit checks,
+ * JWT verification with the verified-token cache, Cedar decision, rate limit, metrics, audit sampling,
+ * identity assertion, undici upstream) against nginx doing a bare `proxy_pass`, in the same run, to the
+ * same trivial upstream (an nginx `return 200`), and against the least a Node proxy does (node:http +
+ * undici, no checks; the stand-in for fast-gateway, which is not installed). wrk drives all of them. Then a single in-process gateway with
+ * stage timing on gives each stage's cost.
+ *
+ * Run: flock /tmp/bulwark-bench.lock node_modules/.bin/node bench/gateway/proxy.bench.ts
+ */
+import { spawn } from 'node:child_process';
+import cluster from 'node:cluster';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startIssuer } from '../../test/gateway/fixtures/issuer.ts';
+import { benchGateway } from './bench-setup.ts';
+
+const DURATION = process.env['BENCH_DURATION'] ?? '10s';
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
+const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: string;
+  p99: string;
+  errors: string;
+}
+
+/** wrk as a child process (asynchronously: the issuer and the profiled gateway live in this process). */
+async function wrk(
+  url: string,
+  token: string | undefined,
+  connections: number,
+  duration: string,
+): Promise<WrkResult> {
+  const args = [
+    '-t',
+    '1',
+    '-c',
+    String(connections),
+    '-d',
+    duration,
+    '--latency',
+    ...(token ? ['-H', `Authorization: Bearer ${token}`] : []),
+    url,
+  ];
+  const child = spawn('wrk', args);
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`wrk failed with ${code}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
+  const p50 = /50%\s+([\d.]+\w+)/.exec(text)?.[1] ?? '?';
+  const p99 = /99%\s+([\d.]+\w+)/.exec(text)?.[1] ?? '?';
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1];
+  const socket = /Socket errors: ([^\n]+)/.exec(text)?.[1];
+  return {
+    rps,
+    p50,
+    p99,
+    errors: [non2xx ? `non-2xx ${non2xx}` : '', socket ?? ''].filter(Boolean).join('; ') || 'none',
+  };
+}
+
+async function startNginx(upstreamPort: number, proxyPort: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-nginx-'));
+  const conf = `worker_processes ${WORKERS};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream trivial { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server { listen 127.0.0.1:${upstreamPort}; location / { return 200 '{"ok":true}'; } }
+  server {
+    listen 127.0.0.1:${proxyPort};
+    location / { proxy_pass http://trivial; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
+  await new Promise((r) => setTimeout(r, 500));
+  return child;
+}
+
+if (cluster.isPrimary) {
+  const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
+  const issuer = await startIssuer(home);
+  const upstreamPort = await freePort();
+  const nginxPort = await freePort();
+  const gatewayPort = await freePort();
+  const nginx = await startNginx(upstreamPort, nginxPort);
+  const env = {
+    issuer: issuer.issuer,
+    caFile: join(home, 'tls', 'ca.crt'),
+    upstream: `http://127.0.0.1:${upstreamPort}`,
+  };
+  const token = await issuer.sign({ aud: 'bench', roles: ['clerk'], tenant: 'acme' }, { expiresIn: '1h' });
+  try {
+    const direct = await wrk(`http://127.0.0.1:${upstreamPort}/bench`, undefined, CONNECTIONS, DURATION);
+    const viaNginx = await wrk(`http://127.0.0.1:${nginxPort}/bench`, undefined, CONNECTIONS, DURATION);
+
+    // The policy must be set before setupPrimary/fork (node docs): workers accept their own connections.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: fileURLToPath(new URL('./gateway-worker.ts', import.meta.url)) });
+    const startWorkers = async (mode: string, port: number) => {
+      const workers = Array.from({ length: WORKERS }, () =>
+        cluster.fork({
+          BULWARK_BENCH_ENV: JSON.stringify(env),
+          BULWARK_BENCH_PORT: String(port),
+          BULWARK_BENCH_MODE: mode,
+        }),
+      );
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+      return async () => {
+        for (const w of workers) w.disconnect();
+        await new Promise((r) => setTimeout(r, 300));
+      };
+    };
+    const floorPort = await freePort();
+    const stopFloor = await startWorkers('floor', floorPort);
+    await wrk(`http://127.0.0.1:${floorPort}/bench`, undefined, 8, '2s');
+    const nodeFloor = await wrk(`http://127.0.0.1:${floorPort}/bench`, undefined, CONNECTIONS, DURATION);
+    await stopFloor();
+
+    const stopGateway = await startWorkers('gateway', gatewayPort);
+    const gwUrl = `http://127.0.0.1:${gatewayPort}/bench`;
+    await wrk(gwUrl, token, 8, '2s'); // warm-up: JWKS fetch, token cache, JIT
+    const viaGateway = await wrk(gwUrl, token, CONNECTIONS, DURATION);
+    const bareGateway = await wrk(`http://127.0.0.1:${gatewayPort}/bare`, undefined, CONNECTIONS, DURATION);
+    const lowNginx = await wrk(`http://127.0.0.1:${nginxPort}/bench`, undefined, 4, '5s');
+    const lowGateway = await wrk(gwUrl, token, 4, '5s');
+    await stopGateway();
+
+    // Stage costs: one in-process gateway with stage timing on.
+    const profiled = benchGateway(env, true);
+    const profiledUrl = await profiled.listen(0);
+    await wrk(`${profiledUrl}/bench`, token, 8, '2s');
+    profiled.runtime.stageTotals.clear();
+    const single = await wrk(`${profiledUrl}/bench`, token, 16, '5s');
+    const stages = [...profiled.runtime.stageTotals].map(([name, t]) => ({
+      stage: name,
+      meanMicros: +(t.ns / t.count / 1000).toFixed(1),
+    }));
+    await profiled.close(100);
+
+    const ratio = viaGateway.rps / viaNginx.rps;
+    const report = {
+      machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      gatewayWorkers: WORKERS,
+      upstreamDirect: direct,
+      nginxProxyPass: viaNginx,
+      nodeFloorProxy: nodeFloor,
+      gatewayNoChecks: bareGateway,
+      gatewayFullChain: viaGateway,
+      ratioToNginx: +ratio.toFixed(3),
+      ratioToNodeFloor: +(viaGateway.rps / nodeFloor.rps).toFixed(3),
+      goalMet: ratio >= 0.5,
+      latencyAt4Connections: { nginx: lowNginx, gateway: lowGateway },
+      singleProcessGateway: single,
+      stageMeanMicros: stages,
+    };
+    console.log(JSON.stringify(report, null, 2));
+  } finally {
+    nginx.kill('SIGTERM');
+    await issuer.close();
+  }
+  process.exit(0);
+}

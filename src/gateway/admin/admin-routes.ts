@@ -1,0 +1,152 @@
+/**
+ * The admin API (fastify, on the component's own listener): the route file's validate / diff / sync /
+ * export (decK-like), pushed token revocations, the identity-assertion JWKS for upstreams, metrics and the
+ * stage table. Every call but `jwks.json` needs an admin bearer token whose SHA-256 is configured with a
+ * role: `viewer` reads, `operator` also changes. (mTLS with SPIFFE IDs replaces tokens when `authority`
+ * lands; see docs/gateway.md.)
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { gatewayError } from '../errors.ts';
+import type { Gateway } from '../gateway.ts';
+import { PIPELINE } from '../pipeline.ts';
+import { diffRouteDocuments } from '../routes/route-diff.ts';
+import { formatRouteFile, parseRouteFile } from '../routes/route-file.ts';
+
+export interface AdminOptions {
+  gateway: Gateway;
+  routesFile: string;
+  tokens: readonly { sha256: string; role: 'viewer' | 'operator' }[];
+}
+
+type Role = 'viewer' | 'operator';
+const yamlBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['yaml'],
+  properties: { yaml: { type: 'string', maxLength: 4_000_000 } },
+} as const;
+
+export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
+  const tokens = options.tokens.map((t) => ({ digest: Buffer.from(t.sha256, 'hex'), role: t.role }));
+  const roleOf = (req: FastifyRequest): Role | undefined => {
+    const m = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(req.headers.authorization ?? '');
+    if (!m) return undefined;
+    const digest = createHash('sha256')
+      .update(m[1] as string)
+      .digest();
+    return tokens.find((t) => timingSafeEqual(t.digest, digest))?.role;
+  };
+  const need = (role: Role) => async (req: FastifyRequest) => {
+    const has = roleOf(req);
+    if (!has || (role === 'operator' && has !== 'operator')) {
+      throw gatewayError('gateway_admin_forbidden', `this call needs an admin token with the ${role} role`);
+    }
+  };
+  const { gateway } = options;
+
+  return async (app) => {
+    app.get('/v1/gateway/jwks.json', async () => gateway.runtime.signer.jwks());
+
+    app.get('/v1/gateway/routes', { onRequest: need('viewer') }, async (_req, reply) => {
+      reply.type('application/yaml');
+      return formatRouteFile(gateway.runtime.table.document);
+    });
+
+    app.post(
+      '/v1/gateway/routes/validate',
+      { onRequest: need('viewer'), schema: { body: yamlBody } },
+      async (req) => {
+        const parsed = parseRouteFile((req.body as { yaml: string }).yaml);
+        return parsed.ok ? { valid: true, issues: [] } : { valid: false, issues: parsed.issues };
+      },
+    );
+
+    app.post(
+      '/v1/gateway/routes/diff',
+      { onRequest: need('viewer'), schema: { body: yamlBody } },
+      async (req) => {
+        const parsed = parseRouteFile((req.body as { yaml: string }).yaml);
+        if (!parsed.ok) {
+          throw gatewayError('gateway_route_file_invalid', 'the route file is invalid', {
+            details: { issues: parsed.issues },
+          });
+        }
+        return { changes: diffRouteDocuments(gateway.runtime.table.document, parsed.document) };
+      },
+    );
+
+    app.put(
+      '/v1/gateway/routes',
+      { onRequest: need('operator'), schema: { body: yamlBody } },
+      async (req) => {
+        const text = (req.body as { yaml: string }).yaml;
+        const before = gateway.runtime.table.document;
+        // Applied first (it compiles everything), written second: a file on disk is always a good one.
+        const table = gateway.applyText(text);
+        mkdirSync(dirname(options.routesFile), { recursive: true, mode: 0o700 });
+        const temp = `${options.routesFile}.${process.pid}.tmp`;
+        writeFileSync(temp, text, { mode: 0o600 });
+        renameSync(temp, options.routesFile);
+        gateway.runtime.audit.record({
+          actor: { type: 'system', id: 'gateway-admin' },
+          action: 'gateway.routes.sync',
+          outcome: 'success',
+          source: { component: 'gateway', ip: req.ip },
+          requestId: req.id,
+        });
+        return { applied: true, changes: diffRouteDocuments(before, table.document) };
+      },
+    );
+
+    app.post(
+      '/v1/gateway/revocations',
+      {
+        onRequest: need('operator'),
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['exp'],
+            anyOf: [{ required: ['jti'] }, { required: ['gid'] }],
+            properties: {
+              jti: { type: 'string', minLength: 1, maxLength: 256 },
+              gid: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 256,
+                description: 'Grant digest: revokes every token of the grant.',
+              },
+              exp: { type: 'integer', minimum: 0, description: 'Token expiry (seconds since the epoch).' },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { jti, gid, exp } = req.body as { jti?: string; gid?: string; exp: number };
+        if (jti) gateway.runtime.revocations.revoke(jti, exp * 1000, 'jti');
+        if (gid) gateway.runtime.revocations.revoke(gid, exp * 1000, 'grant');
+        return reply.code(204).send();
+      },
+    );
+
+    app.get('/v1/gateway/metrics', { onRequest: need('viewer') }, async (_req, reply) => {
+      reply.type(gateway.runtime.metrics.registry.contentType);
+      return gateway.runtime.metrics.registry.metrics();
+    });
+
+    app.get('/v1/gateway/stages', { onRequest: need('viewer') }, async () => ({
+      stages: PIPELINE.map((s) => {
+        const total = gateway.runtime.stageTotals.get(s.name);
+        return {
+          name: s.name,
+          trusts: s.trusts,
+          terminal: s.terminal ?? false,
+          ...(total ? { meanMicros: total.ns / total.count / 1000, count: total.count } : {}),
+        };
+      }),
+    }));
+  };
+}

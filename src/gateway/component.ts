@@ -1,0 +1,147 @@
+/**
+ * The gateway component: the public listener (hot path on node:https) built from the configuration and
+ * the route file, and the admin API on the component's own (fastify) listener.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Agent } from 'undici';
+import {
+  type ComponentContext,
+  type ComponentDefinition,
+  type ComponentInstance,
+  localServerCredentials,
+} from '../core/index.ts';
+import { BundleClient, PolicyEngine, type SourceFile } from '../core/policy-engine/index.ts';
+import { adminRoutes } from './admin/admin-routes.ts';
+import { type FeedCredentials, RevocationFeed } from './auth/revocation-feed.ts';
+import { GATEWAY_CONFIG, gatewayConfig } from './config.ts';
+import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
+import { Gateway } from './gateway.ts';
+import { parseRouteFile, type RouteDocument } from './routes/route-file.ts';
+
+const EMPTY_ROUTES: RouteDocument = { format_version: '1', services: [], routes: [] };
+
+export const gatewayComponent: ComponentDefinition = {
+  name: 'gateway',
+  description:
+    'The hardened entry point: canonical requests, JWT/API-key authentication, Cedar authorization, limits, validation, resilient upstreams.',
+  // The admin API; the public listener is `publicPort` (8443).
+  defaultPort: 7408,
+  configProperties: GATEWAY_CONFIG,
+  errors: GATEWAY_ERRORS,
+  create: createGatewayComponent,
+};
+
+async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentInstance> {
+  const config = gatewayConfig(ctx.section);
+  const home = ctx.config.home;
+  const routesFile = config.routesFile ?? join(home, 'gateway', 'routes.yaml');
+  let routes = EMPTY_ROUTES;
+  if (existsSync(routesFile)) {
+    const parsed = parseRouteFile(readFileSync(routesFile, 'utf8'));
+    if (!parsed.ok) {
+      throw gatewayError(
+        'gateway_route_file_invalid',
+        `${routesFile}: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      );
+    }
+    routes = parsed.document;
+  }
+  const localCa = ctx.config.server.tls.enabled
+    ? (await localServerCredentials(home, 'gateway')).ca
+    : undefined;
+  const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
+  const ca = [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))];
+  const jwksDispatcher = new Agent({ connect: ca.length ? { ca } : {} });
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    : undefined;
+  redis?.on('error', (err) => ctx.logger.warn({ err: { message: err.message } }, 'redis error'));
+  const engine = new PolicyEngine();
+  const policies = readPolicyFiles(config.policyFiles);
+  if (policies.length) engine.load({ policies });
+  const bundles = config.policyUrl
+    ? new BundleClient({
+        url: config.policyUrl,
+        engine,
+        dispatcher: jwksDispatcher,
+        onError: (e) => ctx.logger.warn({ err: e }, 'policy bundle poll failed'),
+      })
+    : undefined;
+  void bundles?.start();
+  let tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
+  const serverTls = ctx.config.server.tls;
+  if (serverTls.enabled) {
+    const pair =
+      serverTls.certFile && serverTls.keyFile
+        ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
+        : await localServerCredentials(home, 'gateway');
+    tls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
+  }
+  const gateway = new Gateway({
+    routes,
+    issuers: config.issuers.map(({ caFile: _ca, ...issuer }) => issuer),
+    logger: ctx.logger,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    engine,
+    ...(redis ? { redis } : {}),
+    trustedProxies: config.trustedProxies,
+    allowedHosts: config.allowedHosts,
+    pathOptions: config.path,
+    ...(tls ? { tls } : {}),
+    limits: config.limits,
+    jwksDispatcher,
+    jwksCooldownMs: config.jwksCooldownSeconds * 1000,
+    ...(config.identityKeyFile ? { identityKeyPem: readFileSync(config.identityKeyFile, 'utf8') } : {}),
+    assertionTtlSeconds: config.assertionTtlSeconds,
+    auditAllowSampleRate: config.auditAllowSampleRate,
+    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+  });
+  const feedConfig = config.revocationFeed;
+  const feed = feedConfig.url
+    ? new RevocationFeed({
+        url: feedConfig.url,
+        credentials: JSON.parse(
+          readFileSync(feedConfig.credentialsFile ?? join(home, 'identity', 'admin-client.json'), 'utf8'),
+        ) as FeedCredentials,
+        list: gateway.runtime.revocations,
+        clock: ctx.clock,
+        dispatcher: jwksDispatcher,
+        intervalMs: feedConfig.intervalSeconds * 1000,
+        onError: (e) =>
+          ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),
+      })
+    : undefined;
+  feed?.start();
+  const url = await gateway.listen(config.publicPort, config.publicHost ?? ctx.config.server.host);
+  gateway.watch(routesFile);
+  ctx.logger.info({ url, routes: routes.routes.length }, 'gateway listening');
+  return {
+    routes: adminRoutes({ gateway, routesFile, tokens: config.adminTokens }),
+    readiness: { listener: () => gateway.server.listening },
+    async close() {
+      bundles?.stop();
+      feed?.stop();
+      await gateway.close(ctx.config.server.shutdownGraceMs);
+      redis?.disconnect();
+      await jwksDispatcher.close();
+    },
+  };
+}
+
+/** `.cedar` files, given directly or found (non-recursively) in the listed directories. */
+function readPolicyFiles(paths: readonly string[]): SourceFile[] {
+  const files: SourceFile[] = [];
+  for (const path of paths) {
+    const names = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((n) => n.endsWith('.cedar'))
+          .sort()
+          .map((n) => join(path, n))
+      : [path];
+    for (const file of names) files.push({ file, text: readFileSync(file, 'utf8') });
+  }
+  return files;
+}

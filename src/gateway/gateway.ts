@@ -1,0 +1,216 @@
+/**
+ * Assembles a gateway: runtime (verifiers, engine, limiters, metrics), the public listener, and the route
+ * table with atomic reload. `reload` compiles the new document completely before swapping the reference,
+ * so in-flight requests finish on the table they started with, new ones see the new table, and a bad
+ * document changes nothing. Services dropped by a reload are closed once their requests have drained.
+ */
+import type { FSWatcher } from 'node:fs';
+import type { Http2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
+import { type AuditSink, type BulwarkError, type Clock, type Logger, systemClock } from '../core/index.ts';
+import { PolicyEngine, type SourceFile } from '../core/policy-engine/index.ts';
+import { type IssuerConfig, JwtAuthenticator } from './auth/jwt-authenticator.ts';
+import { RevocationList } from './auth/revocation-list.ts';
+import { DEFAULT_PATH_OPTIONS, type PathOptions } from './canonical/path.ts';
+import { gatewayError } from './errors.ts';
+import { createHandler } from './handler.ts';
+import { createLimiterFactory } from './limits/limiter-factory.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { securityHeaders } from './response.ts';
+import {
+  checkRouteDocument,
+  parseRouteFile,
+  type RouteDocument,
+  type RouteFileIssue,
+} from './routes/route-file.ts';
+import { blockList, type LimiterFactory, RouteTable } from './routes/route-table.ts';
+import { watchRouteFile } from './routes/route-watcher.ts';
+import type { GatewayRuntime } from './runtime.ts';
+import { createListener, type ListenerLimits, type ListenerTls, type PublicServer } from './server.ts';
+import { Ed25519AssertionSigner } from './upstream/identity-assertion.ts';
+
+export interface GatewayOptions {
+  routes: RouteDocument;
+  issuers: IssuerConfig[];
+  logger: Logger;
+  audit: AuditSink;
+  clock?: Clock;
+  random?: () => number;
+  /** Cedar policy files (the bundle `policy` would distribute); or a ready engine. */
+  policies?: SourceFile[];
+  engine?: PolicyEngine;
+  redis?: Redis;
+  /** Key prefix of rate-limit counters (gateways sharing limits use the same one). */
+  rateLimitPrefix?: string;
+  trustedProxies?: string[];
+  allowedHosts?: string[];
+  pathOptions?: Partial<PathOptions>;
+  tls?: ListenerTls;
+  limits?: Partial<ListenerLimits> & { maxHeaders?: number; maxBodyBytes?: number };
+  /** Dispatcher for JWKS fetches (carries the CA that signs issuers' certificates). */
+  jwksDispatcher?: Dispatcher;
+  jwksCooldownMs?: number;
+  identityKeyPem?: string;
+  assertionTtlSeconds?: number;
+  auditAllowSampleRate?: number;
+  hstsMaxAgeSeconds?: number;
+  timeStages?: boolean;
+}
+
+export const DEFAULT_LIMITS: ListenerLimits & { maxHeaders: number; maxBodyBytes: number } = Object.freeze({
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaders: 100,
+  maxBodyBytes: 1024 * 1024,
+});
+
+export class Gateway {
+  readonly runtime: GatewayRuntime;
+  readonly server: PublicServer;
+  readonly #makeLimiter: LimiterFactory;
+  #security: Readonly<Record<string, string>> = {};
+  #watcher: FSWatcher | undefined;
+  readonly #sessions = new Set<Http2Session>();
+
+  constructor(options: GatewayOptions) {
+    const clock = options.clock ?? systemClock;
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const revocations = new RevocationList(clock);
+    const engine = options.engine ?? new PolicyEngine();
+    if (options.policies) engine.load({ policies: options.policies });
+    this.#makeLimiter = createLimiterFactory(options.redis, options.rateLimitPrefix);
+    const metrics = new GatewayMetrics();
+    this.runtime = {
+      table: undefined as unknown as RouteTable,
+      clock,
+      random: options.random ?? Math.random,
+      logger: options.logger,
+      audit: options.audit,
+      metrics,
+      revocations,
+      authenticator: new JwtAuthenticator({
+        issuers: options.issuers,
+        clock,
+        revocations,
+        ...(options.jwksDispatcher ? { dispatcher: options.jwksDispatcher } : {}),
+        ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+      }),
+      engine,
+      decisions: new Map(),
+      signer: new Ed25519AssertionSigner(clock, {
+        ...(options.identityKeyPem ? { privateKeyPem: options.identityKeyPem } : {}),
+        ...(options.assertionTtlSeconds ? { ttlSeconds: options.assertionTtlSeconds } : {}),
+      }),
+      pathOptions: { ...DEFAULT_PATH_OPTIONS, ...options.pathOptions },
+      trustedProxies: options.trustedProxies?.length
+        ? blockList(options.trustedProxies, 'trustedProxies')
+        : undefined,
+      allowedHosts: options.allowedHosts?.length
+        ? new Set(options.allowedHosts.map((h) => h.toLowerCase()))
+        : undefined,
+      maxHeaders: limits.maxHeaders,
+      maxBodyBytes: limits.maxBodyBytes,
+      tls: options.tls !== undefined,
+      hstsMaxAgeSeconds: options.hstsMaxAgeSeconds ?? 63_072_000,
+      auditAllowSampleRate: options.auditAllowSampleRate ?? 0.01,
+      timeStages: options.timeStages ?? false,
+      stageTotals: new Map(),
+    };
+    this.#security = securityHeaders(this.runtime);
+    this.runtime.table = new RouteTable(options.routes, clock, this.#makeLimiter, undefined, this.#security);
+    this.runtime.table.startHealthChecks();
+    this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls);
+    this.server.on('session', (session: Http2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
+  }
+
+  #closeAll(): void {
+    this.server.closeAllConnections?.();
+    for (const session of this.#sessions) session.destroy();
+  }
+
+  /** Listens on `port` (0 picks one); resolves to the base URL. */
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `${this.runtime.tls ? 'https' : 'http'}://${h}:${address.port}`;
+  }
+
+  /**
+   * Compiles and applies a new route document; throws `gateway_route_file_invalid` (with the issues) and
+   * keeps the current table when the document is not valid.
+   */
+  apply(document: unknown): RouteTable {
+    const checked = checkRouteDocument(document);
+    if (!checked.ok) throw invalid(checked.issues);
+    const previous = this.runtime.table;
+    const next = new RouteTable(
+      checked.document,
+      this.runtime.clock,
+      this.#makeLimiter,
+      previous,
+      this.#security,
+    );
+    next.startHealthChecks();
+    this.runtime.table = next;
+    for (const service of next.retiredFrom(previous)) void service.close();
+    this.runtime.metrics.reload('applied');
+    return next;
+  }
+
+  /** Parses YAML text and applies it (see {@link apply}). */
+  applyText(text: string): RouteTable {
+    const parsed = parseRouteFile(text);
+    if (!parsed.ok) throw invalid(parsed.issues);
+    return this.apply(parsed.document);
+  }
+
+  /** Reloads the route table whenever `path` changes; a bad version is logged and ignored. */
+  watch(path: string): void {
+    this.#watcher = watchRouteFile(path, (text) => {
+      try {
+        this.applyText(text);
+        this.runtime.logger.info({ path }, 'route file reloaded');
+      } catch (err) {
+        this.runtime.metrics.reload('rejected');
+        const e = err as BulwarkError;
+        this.runtime.logger.error(
+          { path, code: e.code, issues: e.details?.['issues'] },
+          'route file rejected; keeping the current routes',
+        );
+      }
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes pools. */
+  async close(graceMs = 5_000): Promise<void> {
+    this.#watcher?.close();
+    const timer = setTimeout(() => this.#closeAll(), graceMs);
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections?.();
+      for (const session of this.#sessions) session.close();
+    });
+    clearTimeout(timer);
+    await Promise.all([...this.runtime.table.services.values()].map((s) => s.close()));
+  }
+}
+
+function invalid(issues: RouteFileIssue[]): BulwarkError {
+  return gatewayError('gateway_route_file_invalid', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+    details: { issues },
+  });
+}

@@ -1,0 +1,344 @@
+/**
+ * The route file (decK-like YAML): services (upstream targets), routes (paths to services, with their
+ * checks) and consumers (API keys, stored as SHA-256 hashes). This module parses and checks a document
+ * against its JSON Schema; `route-table.ts` compiles it. Trusts nothing: the file is operator input that
+ * may be wrong, and a wrong file must never replace a good one.
+ */
+import { Ajv } from 'ajv';
+import { parse, stringify } from 'yaml';
+
+export interface UpstreamTls {
+  /** PEM file of the CA that signs the upstream's certificate. */
+  caFile?: string;
+  /** Client certificate and key (PEM files) for mTLS to the upstream. */
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
+}
+
+export interface ServiceSpec {
+  name: string;
+  targets: string[];
+  /** Audience of the internal identity assertion; the service name when absent. */
+  audience?: string;
+  tls?: UpstreamTls;
+  timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  retries?: { attempts?: number; budgetPercent?: number };
+  circuitBreaker?: { failures?: number; openMs?: number };
+  healthCheck?: { path: string; intervalMs?: number; unhealthyAfter?: number };
+  connections?: number;
+}
+
+export interface RateLimitSpec {
+  by: 'ip' | 'route' | 'subject' | 'client' | 'api-key' | `header:${string}`;
+  points: number;
+  durationSeconds: number;
+  store?: 'memory' | 'redis';
+  /** With the Redis store: let requests through (true) or refuse them (false) when Redis is down. */
+  failOpen?: boolean;
+}
+
+export interface ValidationSpec {
+  params?: object;
+  query?: object;
+  headers?: object;
+  body?: object;
+  contentTypes?: string[];
+  maxBodyBytes?: number;
+  maxJsonDepth?: number;
+}
+
+export interface CorsSpec {
+  origins: string[];
+  methods?: string[];
+  headers?: string[];
+  credentials?: boolean;
+  maxAgeSeconds?: number;
+}
+
+export interface RouteSpec {
+  name: string;
+  service: string;
+  paths: string[];
+  methods?: string[];
+  hosts?: string[];
+  /** Header equality the route requires, e.g. `{ api-version: "2" }` (versioning by header). */
+  matchHeaders?: Record<string, string>;
+  stripPrefix?: string;
+  auth?: { required?: boolean; audience?: string; apiKeys?: boolean };
+  authorize?: { action?: string; api?: string; tenant?: string; shadow?: boolean };
+  ipAllow?: string[];
+  ipDeny?: string[];
+  rateLimits?: RateLimitSpec[];
+  concurrency?: number;
+  validate?: ValidationSpec;
+  cors?: CorsSpec;
+  deprecation?: { deprecatedAt?: string; sunsetAt?: string; link?: string };
+}
+
+export interface ConsumerSpec {
+  name: string;
+  /** `sha256:<hex>` of the API key; the key itself is never stored. */
+  apiKeyHash: string;
+  subject?: string;
+  roles?: string[];
+  tenant?: string;
+}
+
+export interface RouteDocument {
+  format_version: '1';
+  services: ServiceSpec[];
+  routes: RouteSpec[];
+  consumers?: ConsumerSpec[];
+}
+
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' };
+const positive = { type: 'integer', minimum: 1 };
+const cidr = { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' };
+const strings = { type: 'array', items: { type: 'string' } };
+
+/** The route file's JSON Schema (also published in docs/gateway.md). */
+export const ROUTE_FILE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['format_version', 'services', 'routes'],
+  properties: {
+    format_version: { const: '1' },
+    services: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'targets'],
+        properties: {
+          name,
+          targets: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^https?://[^/?#]+$' } },
+          audience: { type: 'string', minLength: 1 },
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              caFile: { type: 'string' },
+              certFile: { type: 'string' },
+              keyFile: { type: 'string' },
+              serverName: { type: 'string' },
+            },
+          },
+          timeouts: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { connectMs: positive, headersMs: positive, bodyMs: positive },
+          },
+          retries: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              attempts: { type: 'integer', minimum: 0, maximum: 5 },
+              budgetPercent: { type: 'number', minimum: 0, maximum: 100 },
+            },
+          },
+          circuitBreaker: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { failures: positive, openMs: positive },
+          },
+          healthCheck: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path'],
+            properties: {
+              path: { type: 'string', pattern: '^/' },
+              intervalMs: positive,
+              unhealthyAfter: positive,
+            },
+          },
+          connections: positive,
+        },
+      },
+    },
+    routes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'service', 'paths'],
+        properties: {
+          name,
+          service: name,
+          paths: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^/' } },
+          methods: { type: 'array', items: { type: 'string', pattern: '^[A-Z]+$' } },
+          hosts: strings,
+          matchHeaders: { type: 'object', additionalProperties: { type: 'string' } },
+          stripPrefix: { type: 'string', pattern: '^/' },
+          auth: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              required: { type: 'boolean' },
+              audience: { type: 'string' },
+              apiKeys: { type: 'boolean' },
+            },
+          },
+          authorize: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              action: { type: 'string' },
+              api: { type: 'string' },
+              tenant: { type: 'string' },
+              shadow: { type: 'boolean' },
+            },
+          },
+          ipAllow: { type: 'array', items: cidr },
+          ipDeny: { type: 'array', items: cidr },
+          rateLimits: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['by', 'points', 'durationSeconds'],
+              properties: {
+                by: { type: 'string', pattern: '^(ip|route|subject|client|api-key|header:[a-z0-9-]+)$' },
+                points: positive,
+                durationSeconds: positive,
+                store: { enum: ['memory', 'redis'] },
+                failOpen: { type: 'boolean' },
+              },
+            },
+          },
+          concurrency: positive,
+          validate: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              params: { type: 'object' },
+              query: { type: 'object' },
+              headers: { type: 'object' },
+              body: { type: 'object' },
+              contentTypes: strings,
+              maxBodyBytes: positive,
+              maxJsonDepth: positive,
+            },
+          },
+          cors: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['origins'],
+            properties: {
+              origins: { type: 'array', items: { type: 'string', pattern: '^(https?://[^/]+|\\*)$' } },
+              methods: strings,
+              headers: strings,
+              credentials: { type: 'boolean' },
+              maxAgeSeconds: positive,
+            },
+          },
+          deprecation: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              deprecatedAt: { type: 'string', format: 'date-time' },
+              sunsetAt: { type: 'string', format: 'date-time' },
+              link: { type: 'string', pattern: '^https://' },
+            },
+          },
+        },
+      },
+    },
+    consumers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'apiKeyHash'],
+        properties: {
+          name,
+          apiKeyHash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+          subject: { type: 'string' },
+          roles: strings,
+          tenant: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const checkSchema = ajv.compile(ROUTE_FILE_SCHEMA);
+
+export interface RouteFileIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Parses YAML (or JSON) text and checks the schema and cross-references. Never throws for bad input.
+ *
+ * @example
+ * const result = parseRouteFile(readFileSync('routes.yaml', 'utf8'));
+ * if (!result.ok) console.error(result.issues);
+ */
+export function parseRouteFile(
+  text: string,
+): { ok: true; document: RouteDocument } | { ok: false; issues: RouteFileIssue[] } {
+  let data: unknown;
+  try {
+    data = parse(text, { maxAliasCount: 50 });
+  } catch (err) {
+    return { ok: false, issues: [{ path: '/', message: `not valid YAML: ${(err as Error).message}` }] };
+  }
+  return checkRouteDocument(data);
+}
+
+export function checkRouteDocument(
+  data: unknown,
+): { ok: true; document: RouteDocument } | { ok: false; issues: RouteFileIssue[] } {
+  if (!checkSchema(data)) {
+    const issues = (checkSchema.errors ?? []).map((e) => ({
+      path: e.instancePath || '/',
+      message: `${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    }));
+    return { ok: false, issues };
+  }
+  const doc = data as unknown as RouteDocument;
+  const issues: RouteFileIssue[] = [];
+  const services = new Set<string>();
+  doc.services.forEach((s, i) => {
+    if (services.has(s.name))
+      issues.push({ path: `/services/${i}/name`, message: `duplicate service ${s.name}` });
+    services.add(s.name);
+    if (s.tls && Boolean(s.tls.certFile) !== Boolean(s.tls.keyFile)) {
+      issues.push({ path: `/services/${i}/tls`, message: 'certFile and keyFile go together' });
+    }
+  });
+  const routes = new Set<string>();
+  doc.routes.forEach((r, i) => {
+    if (routes.has(r.name)) issues.push({ path: `/routes/${i}/name`, message: `duplicate route ${r.name}` });
+    routes.add(r.name);
+    if (!services.has(r.service))
+      issues.push({ path: `/routes/${i}/service`, message: `no service ${r.service}` });
+    // Fetch spec, CORS protocol: a wildcard origin with credentials is refused by browsers and unsafe.
+    if (r.cors?.credentials && r.cors.origins.includes('*')) {
+      issues.push({ path: `/routes/${i}/cors`, message: 'credentials cannot be combined with origin *' });
+    }
+    for (const [j, p] of r.paths.entries()) {
+      if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,=@]+))*(\/\*|\/)?$/.test(p)) {
+        issues.push({
+          path: `/routes/${i}/paths/${j}`,
+          message: 'paths are literal segments, :param or a final /*',
+        });
+      }
+    }
+  });
+  const hashes = new Set<string>();
+  (doc.consumers ?? []).forEach((c, i) => {
+    if (hashes.has(c.apiKeyHash))
+      issues.push({ path: `/consumers/${i}/apiKeyHash`, message: 'duplicate key hash' });
+    hashes.add(c.apiKeyHash);
+  });
+  return issues.length ? { ok: false, issues } : { ok: true, document: doc };
+}
+
+/** The document as YAML (`export`). */
+export function formatRouteFile(doc: RouteDocument): string {
+  return stringify(doc, { sortMapEntries: false });
+}

@@ -1,0 +1,44 @@
+/**
+ * Stage 1: the canonical request. Trusts nothing: reads the raw request-target and raw header list as the
+ * client sent them, after node's strict HTTP/1.1 parser. Everything later reads `ctx.request` only.
+ */
+
+import { inspectHeaders } from '../canonical/headers.ts';
+import { canonicalTarget } from '../canonical/path.ts';
+import type { RequestContext } from '../context.ts';
+import { gatewayError } from '../errors.ts';
+
+export function canonicalize(ctx: RequestContext): void {
+  const { req, runtime } = ctx;
+  const headers = inspectHeaders(req.rawHeaders, runtime.maxHeaders);
+  if ('reason' in headers) {
+    const code = headers.reason.startsWith('host') ? 'gateway_host_rejected' : 'gateway_bad_request';
+    throw gatewayError(code, `request refused: ${headers.reason}`, { details: { reason: headers.reason } });
+  }
+  if (runtime.allowedHosts && !runtime.allowedHosts.has(headers.host)) {
+    // RFC 9110 §15.5.20: a request for a host this server does not serve.
+    throw gatewayError('gateway_misdirected', 'this gateway does not serve the requested host');
+  }
+  const target = canonicalTarget(req.url ?? '', runtime.pathOptions);
+  if (!target.ok) {
+    throw gatewayError('gateway_path_rejected', `request path refused: ${target.reason}`, {
+      details: { reason: target.reason },
+    });
+  }
+  ctx.request = {
+    method: req.method ?? 'GET',
+    path: target.path,
+    upstreamPath: target.upstreamPath,
+    query: target.query,
+    host: headers.host,
+    forwardHeaders: headers.forward,
+    headers: headers.all,
+    peerIp: normaliseIp(req.socket.remoteAddress ?? ''),
+  };
+  ctx.clientIp = ctx.request.peerIp;
+}
+
+/** `::ffff:10.0.0.1` is 10.0.0.1: one spelling per address, so CIDR lists and limits see one key. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,91 @@
+/**
+ * Stages 5 and 7: rate limits and concurrency. Rules keyed by client address, route or a header run before
+ * authentication (cheap floods never reach token checks); rules keyed by subject, client or API key run
+ * after it. Trusts: `ctx.clientIp` (trusted-proxy aware) and, after authentication, `ctx.principal`.
+ * Answers 429 with Retry-After and RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers).
+ */
+import type { RequestContext } from '../context.ts';
+import { gatewayError } from '../errors.ts';
+import { StoreUnavailable } from '../limits/limiter-factory.ts';
+import type { Limiter } from '../routes/route-table.ts';
+
+const BEFORE_AUTH = (by: string) => by === 'ip' || by === 'route' || by.startsWith('header:');
+
+export function limitByClient(ctx: RequestContext): Promise<void> | undefined {
+  const route = ctx.route;
+  if (!route) return undefined;
+  if (route.spec.concurrency !== undefined) {
+    if (route.inFlight >= route.spec.concurrency) {
+      throw gatewayError('gateway_concurrency_limited', 'too many requests in flight', {
+        headers: { 'retry-after': '1' },
+      });
+    }
+    route.inFlight++;
+    ctx.releases.push(() => {
+      route.inFlight--;
+    });
+  }
+  const rules = route.limiters.filter((l) => BEFORE_AUTH(l.spec.by));
+  return rules.length ? applyRules(ctx, rules) : undefined;
+}
+
+export function limitByCaller(ctx: RequestContext): Promise<void> | undefined {
+  const rules = ctx.route?.limiters.filter((l) => !BEFORE_AUTH(l.spec.by));
+  return rules?.length ? applyRules(ctx, rules) : undefined;
+}
+
+async function applyRules(ctx: RequestContext, rules: readonly Limiter[]): Promise<void> {
+  let tightest: { limit: number; remaining: number; resetMs: number } | undefined;
+  for (const limiter of rules) {
+    const key = keyFor(ctx, limiter.spec.by);
+    let result: Awaited<ReturnType<Limiter['consume']>>;
+    try {
+      result = await limiter.consume(key);
+    } catch (err) {
+      if (err instanceof StoreUnavailable && limiter.spec.failOpen) {
+        ctx.runtime.logger.warn({ route: ctx.route?.name }, 'rate-limit store down; failing open');
+        continue;
+      }
+      throw gatewayError('gateway_rate_store_unavailable', 'rate limit store unavailable', {
+        cause: err,
+        headers: { 'retry-after': '1' },
+      });
+    }
+    if (!tightest || result.remaining < tightest.remaining) {
+      tightest = { limit: limiter.spec.points, remaining: result.remaining, resetMs: result.resetMs };
+    }
+    if (!result.allowed) {
+      const seconds = String(Math.max(1, Math.ceil(result.resetMs / 1000)));
+      setRateHeaders(ctx, limiter.spec.points, 0, seconds);
+      throw gatewayError('gateway_rate_limited', 'rate limit exceeded', {
+        headers: { 'retry-after': seconds },
+      });
+    }
+  }
+  if (tightest)
+    setRateHeaders(ctx, tightest.limit, tightest.remaining, String(Math.ceil(tightest.resetMs / 1000)));
+}
+
+function setRateHeaders(ctx: RequestContext, limit: number, remaining: number, reset: string): void {
+  ctx.responseHeaders['ratelimit-limit'] = String(limit);
+  ctx.responseHeaders['ratelimit-remaining'] = String(Math.max(0, remaining));
+  ctx.responseHeaders['ratelimit-reset'] = reset;
+}
+
+function keyFor(ctx: RequestContext, by: string): string {
+  const p = ctx.principal;
+  switch (by) {
+    case 'ip':
+      return `ip:${ctx.clientIp}`;
+    case 'route':
+      return 'route';
+    case 'subject':
+      return p ? `sub:${p.subject}` : `ip:${ctx.clientIp}`;
+    case 'client':
+      return p ? `client:${p.clientId ?? p.subject}` : `ip:${ctx.clientIp}`;
+    case 'api-key':
+      return p?.kind === 'api-key' ? `key:${p.consumer}` : `ip:${ctx.clientIp}`;
+    default:
+      return `h:${ctx.request.headers[by.slice(7)] ?? ''}`;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Stage 2: route selection on the canonical path, host and headers. Trusts: `ctx.request` (canonical).
+ * A path that matches with another method answers 405, so the method cannot be used to probe routing.
+ */
+import type { RequestContext } from '../context.ts';
+import { gatewayError } from '../errors.ts';
+
+export function selectRoute(ctx: RequestContext): void {
+  const { request } = ctx;
+  const match = ctx.runtime.table.match(request.path, request.host, request.headers);
+  if (!match) throw gatewayError('gateway_route_not_found', 'no route matches the request');
+  ctx.route = match.route;
+  ctx.params = match.params;
+  const methods = match.route.methods;
+  // CORS preflights are answered by the cors stage whatever the route's methods.
+  const preflight =
+    request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+  if (methods && !methods.has(request.method) && !preflight) {
+    throw gatewayError('gateway_method_not_allowed', 'the route does not allow this method', {
+      headers: { allow: [...methods].join(', ') },
+    });
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * One upstream service: an undici Pool per target (keep-alive, optional mTLS), composed with a retry
+ * interceptor that retries idempotent requests on connection failures within a {@link RetryBudget}; round
+ * robin over targets whose circuit is closed and whose active health check passes. Trusts: the route
+ * file's service spec (already schema-checked) and PEM files it names.
+ */
+import { readFileSync } from 'node:fs';
+import { type Dispatcher, interceptors, Pool } from 'undici';
+import type { Clock } from '../../core/index.ts';
+import type { ServiceSpec } from '../routes/route-file.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { RetryBudget } from './retry-budget.ts';
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'];
+/** Connection failures after which the request may be sent again on a fresh connection. */
+const RETRY_ERRORS = ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'];
+
+export interface UpstreamTarget {
+  readonly origin: string;
+  readonly pool: Pool;
+  readonly dispatcher: Dispatcher;
+  readonly breaker: CircuitBreaker;
+  healthy: boolean;
+  consecutiveHealthFailures: number;
+}
+
+export class UpstreamService {
+  readonly name: string;
+  readonly audience: string;
+  readonly targets: readonly UpstreamTarget[];
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly budget: RetryBudget;
+  /** A fingerprint of the spec: an unchanged service keeps its pools across reloads. */
+  readonly fingerprint: string;
+  #next = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #spec: ServiceSpec;
+
+  constructor(spec: ServiceSpec, clock: Clock) {
+    this.#spec = spec;
+    this.name = spec.name;
+    this.audience = spec.audience ?? spec.name;
+    this.fingerprint = JSON.stringify(spec);
+    this.headersTimeoutMs = spec.timeouts?.headersMs ?? 15_000;
+    this.bodyTimeoutMs = spec.timeouts?.bodyMs ?? 30_000;
+    this.budget = new RetryBudget(spec.retries?.budgetPercent ?? 20);
+    const tls = spec.tls;
+    const connect = {
+      timeout: spec.timeouts?.connectMs ?? 2_000,
+      ...(tls?.caFile ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
+      ...(tls?.certFile && tls.keyFile
+        ? { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') }
+        : {}),
+      ...(tls?.serverName ? { servername: tls.serverName } : {}),
+      rejectUnauthorized: true,
+    };
+    const attempts = spec.retries?.attempts ?? 1;
+    this.targets = spec.targets.map((origin) => {
+      const pool = new Pool(origin, {
+        connections: spec.connections ?? 64,
+        connect,
+        headersTimeout: this.headersTimeoutMs,
+        bodyTimeout: this.bodyTimeoutMs,
+        keepAliveTimeout: 10_000,
+      });
+      const dispatcher = attempts > 0 ? pool.compose(this.#retryInterceptor(attempts)) : pool;
+      return {
+        origin,
+        pool,
+        dispatcher,
+        breaker: new CircuitBreaker(
+          clock,
+          spec.circuitBreaker?.failures ?? 5,
+          spec.circuitBreaker?.openMs ?? 10_000,
+        ),
+        healthy: true,
+        consecutiveHealthFailures: 0,
+      };
+    });
+  }
+
+  #retryInterceptor(attempts: number): Dispatcher.DispatcherComposeInterceptor {
+    return interceptors.retry({
+      maxRetries: attempts,
+      methods: IDEMPOTENT as Dispatcher.HttpMethod[],
+      statusCodes: [503],
+      errorCodes: RETRY_ERRORS,
+      // Pass a non-retried answer (e.g. a 503 to a POST) through as it is, instead of turning it into an error.
+      throwOnError: false,
+      retry: (err, { state, opts }, callback) => {
+        const e = err as { code?: string; statusCode?: number };
+        // Only failures where the upstream cannot have acted on the request, or said so (503).
+        const retryable = e.statusCode === 503 || (e.code !== undefined && RETRY_ERRORS.includes(e.code));
+        if (
+          !retryable ||
+          !IDEMPOTENT.includes(opts.method) ||
+          state.counter > attempts ||
+          !this.budget.withdraw()
+        ) {
+          return callback(err);
+        }
+        setTimeout(() => callback(null), 20 * state.counter).unref();
+      },
+    });
+  }
+
+  /** The next target able to take a request (round robin), or undefined when none is. */
+  pick(): UpstreamTarget | undefined {
+    const n = this.targets.length;
+    for (let i = 0; i < n; i++) {
+      const target = this.targets[(this.#next + i) % n] as UpstreamTarget;
+      if (target.healthy && target.breaker.tryAcquire()) {
+        this.#next = (this.#next + i + 1) % n;
+        return target;
+      }
+    }
+    return undefined;
+  }
+
+  /** Starts active health checks (GET on the configured path); timers never keep the process alive. */
+  startHealthChecks(): void {
+    const check = this.#spec.healthCheck;
+    if (!check || this.#timer) return;
+    const unhealthyAfter = check.unhealthyAfter ?? 2;
+    const probe = async (target: UpstreamTarget) => {
+      let ok = false;
+      try {
+        const res = await target.pool.request({
+          path: check.path,
+          method: 'GET',
+          headersTimeout: 2_000,
+          bodyTimeout: 2_000,
+        });
+        await res.body.dump();
+        ok = res.statusCode >= 200 && res.statusCode < 300;
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        target.consecutiveHealthFailures = 0;
+        target.healthy = true;
+      } else if (++target.consecutiveHealthFailures >= unhealthyAfter) {
+        target.healthy = false;
+      }
+    };
+    const run = () => {
+      for (const target of this.targets) void probe(target);
+    };
+    this.#timer = setInterval(run, check.intervalMs ?? 5_000);
+    this.#timer.unref();
+    run();
+  }
+
+  /** Stops health checks and closes the pools once their in-flight requests finish. */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.all(this.targets.map((t) => t.pool.close().catch(() => undefined)));
+  }
+}

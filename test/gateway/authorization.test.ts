@@ -1,0 +1,181 @@
+/** Issue 7, "Authorization": the embedded Cedar engine per route, with shadow mode, and IP filtering. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import type { SourceFile } from '../../src/core/policy-engine/index.ts';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import {
+  issuerConfig,
+  rawRequest,
+  startGateway,
+  statusOf,
+  type TestGateway,
+  tempHome,
+} from './fixtures/harness.ts';
+import { startIssuer, type TestIssuer } from './fixtures/issuer.ts';
+import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
+
+const POLICIES: SourceFile[] = [
+  {
+    file: 'gateway.cedar',
+    text: `
+@id("clerks-read-orders")
+permit (principal in Bulwark::Role::"clerk", action == Bulwark::Action::"read", resource == Bulwark::Route::"orders");
+
+@id("admins-do-anything")
+permit (principal in Bulwark::Role::"admin", action in Bulwark::Action::"access", resource);
+
+@id("same-tenant-only")
+forbid (principal is Bulwark::User, action, resource is Bulwark::Route) unless { principal.tenant == resource.tenant };
+`,
+  },
+];
+
+let issuer: TestIssuer;
+let upstream: TestUpstream;
+let gw: TestGateway;
+
+before(async () => {
+  issuer = await startIssuer(tempHome());
+  upstream = await startUpstream();
+  const routes: RouteDocument = {
+    format_version: '1',
+    services: [{ name: 'svc', targets: [upstream.url] }],
+    routes: [
+      {
+        name: 'orders',
+        service: 'svc',
+        paths: ['/orders'],
+        methods: ['GET', 'POST'],
+        authorize: { tenant: 'acme' },
+      },
+      { name: 'reports', service: 'svc', paths: ['/reports'], authorize: { tenant: 'acme', shadow: true } },
+      {
+        name: 'open',
+        service: 'svc',
+        paths: ['/open'],
+        auth: { required: false },
+        authorize: { tenant: 'acme' },
+      },
+      {
+        name: 'office',
+        service: 'svc',
+        paths: ['/office'],
+        auth: { required: false },
+        ipAllow: ['10.1.0.0/16', 'fd00::/8'],
+        ipDeny: ['10.1.9.0/24'],
+      },
+    ],
+  };
+  gw = await startGateway(routes, {
+    issuers: [issuerConfig(issuer.issuer)],
+    jwksDispatcher: issuer.dispatcher,
+    policies: POLICIES,
+    trustedProxies: ['127.0.0.1/32', '10.0.0.5'],
+  });
+});
+
+after(async () => {
+  await gw.close();
+  await upstream.close();
+  await issuer.close();
+});
+
+async function call(path: string, method: string, token?: string): Promise<number> {
+  const res = await request(`${gw.url}${path}`, {
+    method: method as 'GET',
+    ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+describe('Cedar authorization per route', () => {
+  test('a clerk may read orders but not write them', async () => {
+    const token = await issuer.sign({ roles: ['clerk'], tenant: 'acme' });
+    assert.equal(await call('/orders', 'GET', token), 200);
+    assert.equal(await call('/orders', 'POST', token), 403);
+    assert.equal(gw.audit.events.at(-1)?.reason, 'policy_deny');
+  });
+
+  test('an admin may write, but not across tenants (forbid wins)', async () => {
+    assert.equal(await call('/orders', 'POST', await issuer.sign({ roles: ['admin'], tenant: 'acme' })), 200);
+    assert.equal(
+      await call('/orders', 'POST', await issuer.sign({ roles: ['admin'], tenant: 'globex' })),
+      403,
+    );
+  });
+
+  test('a caller with no role is denied, and an anonymous caller never reaches a policy-guarded route', async () => {
+    assert.equal(await call('/orders', 'GET', await issuer.sign({ tenant: 'acme' })), 403);
+    assert.equal(await call('/open', 'GET'), 403);
+  });
+
+  test('shadow mode lets a would-be denial through, audits it and counts it', async () => {
+    const before = gw.audit.events.length;
+    assert.equal(await call('/reports', 'GET', await issuer.sign({ roles: ['clerk'], tenant: 'acme' })), 200);
+    const event = gw.audit.events.slice(before).find((e) => e.action === 'gateway.authorize.shadow_deny');
+    assert.ok(event, 'shadow denial audited');
+    const metrics = await gw.gateway.runtime.metrics.registry.metrics();
+    assert.match(
+      metrics,
+      /bulwark_gateway_security_denials_total\{reason="authz_shadow",route="reports"\} 1/,
+    );
+  });
+});
+
+describe('IP filtering', () => {
+  const from = (xff: string | undefined) =>
+    rawRequest(
+      gw.port,
+      `GET /office HTTP/1.1\r\nHost: localhost\r\n${xff === undefined ? '' : `X-Forwarded-For: ${xff}\r\n`}Connection: close\r\n\r\n`,
+    ).then(statusOf);
+
+  test('the allow list is applied to the client address from a trusted proxy chain, read from the right', async () => {
+    // The peer (127.0.0.1) is a trusted proxy and so is 10.0.0.5: the client is 10.1.2.3.
+    assert.equal(await from('10.1.2.3, 10.0.0.5'), 200);
+    assert.equal(await from('10.1.2.3'), 200);
+  });
+
+  test('a spoofed left-most X-Forwarded-For entry does not dodge the allow list', async () => {
+    // The client wrote "10.1.2.3" itself; the last untrusted hop (203.0.113.9) is the real client.
+    assert.equal(await from('10.1.2.3, 203.0.113.9'), 403);
+    assert.equal(await from('10.1.2.3, 203.0.113.9, 10.0.0.5'), 403);
+    assert.equal(await from('garbage, 203.0.113.9'), 403);
+  });
+
+  test('the deny list wins inside an allowed range, and IPv6 CIDRs work', async () => {
+    assert.equal(await from('10.1.9.7'), 403);
+    assert.equal(await from('fd12::1'), 200);
+    assert.equal(await from('2001:db8::1'), 403);
+  });
+
+  test('X-Forwarded-For from an untrusted peer is ignored', async () => {
+    const strict = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [upstream.url] }],
+        routes: [
+          {
+            name: 'office',
+            service: 'svc',
+            paths: ['/office'],
+            auth: { required: false },
+            ipAllow: ['10.1.0.0/16'],
+          },
+        ],
+      },
+      { trustedProxies: ['10.0.0.5'] },
+    );
+    try {
+      const raw = await rawRequest(
+        strict.port,
+        'GET /office HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 10.1.2.3\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(statusOf(raw), 403);
+    } finally {
+      await strict.close();
+    }
+  });
+});

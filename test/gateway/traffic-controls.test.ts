@@ -1,0 +1,240 @@
+/**
+ * Issue 7, "Limits": rate limits in memory and in Redis (concurrent bursts from two gateways never exceed
+ * the limit), fail-open/closed, concurrency limits, spoofed X-Forwarded-For against a per-IP limit,
+ * slowloris and oversized bodies.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { request } from 'undici';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import { rawRequest, simpleRoutes, startGateway, statusOf } from './fixtures/harness.ts';
+import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
+
+let upstream: TestUpstream;
+const closers: (() => Promise<unknown>)[] = [];
+
+before(async () => {
+  upstream = await startUpstream();
+  closers.push(() => upstream.close());
+});
+after(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+async function get(url: string, headers: Record<string, string> = {}) {
+  const res = await request(url, { headers });
+  await res.body.dump();
+  return res;
+}
+
+async function redisClient(port = 6379): Promise<Redis> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(
+      `Redis is not reachable at 127.0.0.1:${port} (start it for these tests): ${(err as Error).message}`,
+    );
+  }
+  return client;
+}
+
+describe('rate limits', () => {
+  test('the per-IP limit answers 429 with Retry-After and RateLimit-* once spent', async () => {
+    const gw = await startGateway(
+      simpleRoutes(upstream.url, [
+        {
+          name: 'r',
+          service: 'svc',
+          paths: ['/x'],
+          auth: { required: false },
+          rateLimits: [{ by: 'ip', points: 3, durationSeconds: 60 }],
+        },
+      ]),
+    );
+    closers.push(gw.close);
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await get(`${gw.url}/x`);
+      assert.equal(res.statusCode, 200);
+      remaining.push(String(res.headers['ratelimit-remaining']));
+    }
+    assert.deepEqual(remaining, ['2', '1', '0']);
+    const limited = await get(`${gw.url}/x`);
+    assert.equal(limited.statusCode, 429);
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    assert.equal(limited.headers['ratelimit-limit'], '3');
+    assert.equal(limited.headers['ratelimit-remaining'], '0');
+  });
+
+  test('a spoofed X-Forwarded-For does not buy a fresh per-IP budget', async () => {
+    const gw = await startGateway(
+      simpleRoutes(upstream.url, [
+        {
+          name: 'r',
+          service: 'svc',
+          paths: ['/x'],
+          auth: { required: false },
+          rateLimits: [{ by: 'ip', points: 2, durationSeconds: 60 }],
+        },
+      ]),
+      { trustedProxies: ['10.0.0.5'] },
+    );
+    closers.push(gw.close);
+    const codes = [];
+    for (let i = 0; i < 5; i++)
+      codes.push((await get(`${gw.url}/x`, { 'x-forwarded-for': `198.51.100.${i}` })).statusCode);
+    assert.deepEqual(codes, [200, 200, 429, 429, 429]);
+  });
+
+  test('concurrent bursts through two gateways sharing Redis never exceed the limit', async () => {
+    const prefix = `bulwark:test:${randomUUID()}`;
+    const redisA = await redisClient();
+    const redisB = await redisClient();
+    closers.push(
+      () => redisA.quit(),
+      () => redisB.quit(),
+    );
+    const doc = simpleRoutes(upstream.url, [
+      {
+        name: 'r',
+        service: 'svc',
+        paths: ['/x'],
+        auth: { required: false },
+        rateLimits: [{ by: 'route', points: 50, durationSeconds: 60, store: 'redis' }],
+      },
+    ]);
+    const a = await startGateway(doc, { redis: redisA, rateLimitPrefix: prefix });
+    const b = await startGateway(doc, { redis: redisB, rateLimitPrefix: prefix });
+    closers.push(a.close, b.close);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => get(`${i % 2 ? a.url : b.url}/x`).then((r) => r.statusCode)),
+    );
+    assert.equal(results.filter((s) => s === 200).length, 50);
+    assert.equal(results.filter((s) => s === 429).length, 150);
+  });
+
+  test('with Redis down, a fail-open rule lets requests through and a fail-closed rule refuses them', async () => {
+    const dead = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    dead.on('error', () => undefined);
+    dead.connect().catch(() => undefined);
+    closers.push(async () => dead.disconnect());
+    const rule = (failOpen: boolean) => [
+      { by: 'ip' as const, points: 5, durationSeconds: 60, store: 'redis' as const, failOpen },
+    ];
+    const gw = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [upstream.url] }],
+        routes: [
+          {
+            name: 'open',
+            service: 'svc',
+            paths: ['/open'],
+            auth: { required: false },
+            rateLimits: rule(true),
+          },
+          {
+            name: 'closed',
+            service: 'svc',
+            paths: ['/closed'],
+            auth: { required: false },
+            rateLimits: rule(false),
+          },
+        ],
+      },
+      { redis: dead },
+    );
+    closers.push(gw.close);
+    assert.equal((await get(`${gw.url}/open`)).statusCode, 200);
+    const refused = await get(`${gw.url}/closed`);
+    assert.equal(refused.statusCode, 503);
+  });
+});
+
+describe('concurrency, slowloris and body limits', () => {
+  test('a route concurrency limit refuses the requests beyond it while others are in flight', async () => {
+    const slow = await startUpstream();
+    slow.delayMs = 1000;
+    closers.push(() => slow.close());
+    const gw = await startGateway(
+      simpleRoutes(slow.url, [
+        { name: 'r', service: 'svc', paths: ['/x'], auth: { required: false }, concurrency: 2 },
+      ]),
+    );
+    closers.push(gw.close);
+    const codes = await Promise.all(
+      Array.from({ length: 5 }, () => get(`${gw.url}/x`).then((r) => r.statusCode)),
+    );
+    assert.equal(codes.filter((c) => c === 200).length, 2);
+    assert.equal(codes.filter((c) => c === 503).length, 3);
+    // Slots are released when responses end.
+    assert.equal((await get(`${gw.url}/x`)).statusCode, 200);
+  });
+
+  test('a slowloris client is cut off by the header deadline', async () => {
+    const gw = await startGateway(
+      simpleRoutes(upstream.url, [{ name: 'r', service: 'svc', paths: ['/x'], auth: { required: false } }]),
+      {
+        limits: { headersTimeoutMs: 400, requestTimeoutMs: 400 },
+      },
+    );
+    closers.push(gw.close);
+    const started = Date.now();
+    const { connect } = await import('node:net');
+    const socket = connect(gw.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('GET /x HTTP/1.1\r\nHost: localhost\r\n');
+    const drip = setInterval(() => socket.write('X-A: b\r\n'), 100);
+    let data = '';
+    socket.on('data', (d) => {
+      data += d.toString();
+    });
+    await new Promise((resolve) => socket.on('close', resolve));
+    clearInterval(drip);
+    assert.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
+    assert.ok(data === '' || statusOf(data) === 408, data);
+  });
+
+  test('an oversized body is refused with 413, declared or chunked, and never reaches the upstream', async () => {
+    const doc: RouteDocument = simpleRoutes(upstream.url, [
+      {
+        name: 'r',
+        service: 'svc',
+        paths: ['/x'],
+        auth: { required: false },
+        validate: { maxBodyBytes: 100 },
+      },
+    ]);
+    const gw = await startGateway(doc);
+    closers.push(gw.close);
+    upstream.received.length = 0;
+    const declared = await rawRequest(
+      gw.port,
+      `POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n${'a'.repeat(1000)}`,
+    );
+    assert.equal(statusOf(declared), 413);
+    const chunk = 'a'.repeat(500);
+    const chunked = await rawRequest(
+      gw.port,
+      `POST /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n${(500).toString(16)}\r\n${chunk}\r\n${(500).toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    );
+    assert.equal(statusOf(chunked), 413);
+    assert.equal(upstream.received.length, 0);
+  });
+});

@@ -1,0 +1,253 @@
+/** Issue 7, "Upstream": load balancing, retries within a budget, circuit breaker, health checks, mTLS, hot reload. */
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import { localServerCredentials } from '../../src/core/index.ts';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import { simpleRoutes, startGateway, tempHome } from './fixtures/harness.ts';
+import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
+
+const closers: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+async function upstreams(n: number): Promise<TestUpstream[]> {
+  const list = await Promise.all(Array.from({ length: n }, () => startUpstream()));
+  for (const u of list) closers.push(() => u.close());
+  return list;
+}
+
+/** A loopback port with nothing listening (connection refused). */
+async function deadPort(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
+
+const open = { auth: { required: false } };
+
+/** Waits until `condition` holds (polling), so timing-based tests survive a loaded machine. */
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('upstream resilience', () => {
+  test('requests are spread round robin over the targets', async () => {
+    const [a, b] = await upstreams(2);
+    const gw = await startGateway({
+      format_version: '1',
+      services: [{ name: 'svc', targets: [a!.url, b!.url] }],
+      routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...open }],
+    });
+    closers.push(gw.close);
+    for (let i = 0; i < 10; i++) {
+      const res = await request(`${gw.url}/x`);
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    }
+    assert.equal(a!.received.length, 5);
+    assert.equal(b!.received.length, 5);
+  });
+
+  test('an idempotent request is retried after a 503, a POST is not', async () => {
+    const [u] = await upstreams(1);
+    const gw = await startGateway(
+      simpleRoutes(u!.url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]),
+    );
+    closers.push(gw.close);
+    let calls = 0;
+    u!.status = 503;
+    const original = u!.received.push.bind(u!.received);
+    u!.received.push = (...items) => {
+      calls++;
+      if (calls === 1) setImmediate(() => (u!.status = 200));
+      return original(...items);
+    };
+    const get = await request(`${gw.url}/x`);
+    await get.body.dump();
+    assert.equal(get.statusCode, 200);
+    assert.equal(u!.received.length, 2);
+    u!.status = 503;
+    u!.received.length = 0;
+    calls = 10;
+    const post = await request(`${gw.url}/x`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    await post.body.dump();
+    assert.equal(post.statusCode, 503);
+    assert.equal(u!.received.length, 1);
+  });
+
+  test('retries stop when the retry budget is spent', async () => {
+    const [u] = await upstreams(1);
+    const routes = simpleRoutes(u!.url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]);
+    routes.services[0]!.retries = { attempts: 3, budgetPercent: 0 };
+    routes.services[0]!.circuitBreaker = { failures: 1000 };
+    const gw = await startGateway(routes);
+    closers.push(gw.close);
+    u!.status = 503;
+    for (let i = 0; i < 20; i++) await (await request(`${gw.url}/x`)).body.dump();
+    // 20 requests, a floor of 10 retry tokens and 0% deposits: at most 30 upstream calls, not 80.
+    assert.ok(u!.received.length <= 30, `upstream saw ${u!.received.length}`);
+    assert.ok(u!.received.length >= 20);
+  });
+
+  test('a dead target is skipped by failover and then by its open circuit', async () => {
+    const [live] = await upstreams(1);
+    const dead = await deadPort();
+    const routes: RouteDocument = {
+      format_version: '1',
+      services: [
+        { name: 'svc', targets: [dead, live!.url], circuitBreaker: { failures: 2, openMs: 60_000 } },
+      ],
+      routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...open }],
+    };
+    const gw = await startGateway(routes);
+    closers.push(gw.close);
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`${gw.url}/x`, { method: 'POST', body: 'a' });
+      await res.body.dump();
+      assert.equal(res.statusCode, 200);
+    }
+    assert.equal(live!.received.length, 6);
+    const service = gw.gateway.runtime.table.services.get('svc')!;
+    assert.equal(service.targets[0]!.breaker.state, 'open');
+  });
+
+  test('with every target down the gateway answers 503 without waiting', async () => {
+    const routes = simpleRoutes(await deadPort(), [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]);
+    routes.services[0]!.circuitBreaker = { failures: 1, openMs: 60_000 };
+    const gw = await startGateway(routes);
+    closers.push(gw.close);
+    const first = await request(`${gw.url}/x`);
+    assert.equal(first.statusCode, 502);
+    assert.equal(((await first.body.json()) as { code: string }).code, 'gateway_upstream_error');
+    const second = await request(`${gw.url}/x`);
+    assert.equal(second.statusCode, 503);
+    assert.equal(((await second.body.json()) as { code: string }).code, 'gateway_upstream_unavailable');
+  });
+
+  test('active health checks take a failing target out of rotation', async () => {
+    const [sick, well] = await upstreams(2);
+    sick!.status = 500;
+    const gw = await startGateway({
+      format_version: '1',
+      services: [
+        {
+          name: 'svc',
+          targets: [sick!.url, well!.url],
+          healthCheck: { path: '/healthz', intervalMs: 30, unhealthyAfter: 1 },
+        },
+      ],
+      routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...open }],
+    });
+    closers.push(gw.close);
+    const service = gw.gateway.runtime.table.services.get('svc')!;
+    await until(() => service.targets[0]!.healthy === false);
+    sick!.received.length = 0;
+    for (let i = 0; i < 6; i++) await (await request(`${gw.url}/x`)).body.dump();
+    assert.equal(sick!.received.filter((r) => r.url === '/x').length, 0);
+    assert.equal(well!.received.filter((r) => r.url === '/x').length, 6);
+  });
+
+  test('upstream mTLS uses the configured client certificate and CA from the local CA', async () => {
+    const home = tempHome();
+    const server = await localServerCredentials(home, 'orders');
+    await localServerCredentials(home, 'gateway-client');
+    const u = await startUpstream({ ...server, requestCert: true });
+    closers.push(() => u.close());
+    const base: RouteDocument = {
+      format_version: '1',
+      services: [
+        {
+          name: 'svc',
+          targets: [u.url],
+          tls: {
+            caFile: join(home, 'tls', 'ca.crt'),
+            certFile: join(home, 'tls', 'gateway-client.crt'),
+            keyFile: join(home, 'tls', 'gateway-client.key'),
+          },
+        },
+      ],
+      routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...open }],
+    };
+    const gw = await startGateway(base);
+    closers.push(gw.close);
+    const ok = await request(`${gw.url}/x`);
+    await ok.body.dump();
+    assert.equal(ok.statusCode, 200);
+    assert.equal(u.received[0]?.peerCertificateCn, 'gateway-client');
+    // Without a client certificate the upstream refuses the handshake.
+    const noCert = structuredClone(base);
+    delete noCert.services[0]!.tls!.certFile;
+    delete noCert.services[0]!.tls!.keyFile;
+    gw.gateway.apply(noCert);
+    const refused = await request(`${gw.url}/x`);
+    await refused.body.dump();
+    assert.equal(refused.statusCode, 502);
+  });
+});
+
+describe('route file hot reload', () => {
+  test('reloads under load drop no request, and a bad file never replaces a good one', async () => {
+    const [a, b] = await upstreams(2);
+    const file = join(tempHome(), 'routes.yaml');
+    const doc = (target: string): RouteDocument =>
+      simpleRoutes(target, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]);
+    writeFileSync(file, stringify(doc(a!.url)));
+    const gw = await startGateway(doc(a!.url));
+    closers.push(gw.close);
+    gw.gateway.watch(file);
+    let running = true;
+    const statuses: number[] = [];
+    const load = Array.from({ length: 4 }, async () => {
+      while (running) {
+        const res = await request(`${gw.url}/x`);
+        await res.body.dump();
+        statuses.push(res.statusCode);
+      }
+    });
+    for (let i = 0; i < 4; i++) {
+      const next = i % 2 === 0 ? b! : a!;
+      const seen = next.received.length;
+      writeFileSync(`${file}.tmp`, stringify(doc(next.url)));
+      renameSync(`${file}.tmp`, file);
+      // Each reload is applied (traffic moves to the new target) before the next one is written.
+      await until(() => next.received.length > seen + 5);
+    }
+    await until(() => a!.received.length > 0 && b!.received.length > 0);
+    const metricsOf = () => gw.gateway.runtime.metrics.registry.metrics();
+    // A file with an unknown service: rejected, the last good table keeps serving.
+    writeFileSync(
+      file,
+      'format_version: "1"\nservices: []\nroutes: [{name: r, service: nope, paths: [/x]}]\n',
+    );
+    const deadline = Date.now() + 5000;
+    while (!/route_reloads_total\{result="rejected"\} 1/.test(await metricsOf()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    running = false;
+    await Promise.all(load);
+    assert.ok(statuses.length > 20);
+    assert.deepEqual([...new Set(statuses)], [200]);
+    assert.ok(a!.received.length > 0 && b!.received.length > 0);
+    const after = await request(`${gw.url}/x`);
+    await after.body.dump();
+    assert.equal(after.statusCode, 200);
+    const metrics = await gw.gateway.runtime.metrics.registry.metrics();
+    assert.match(metrics, /bulwark_gateway_route_reloads_total\{result="rejected"\} 1/);
+  });
+});

@@ -1,0 +1,250 @@
+/**
+ * Issue 7, "Input validation" and "Responses": schemas per route (mass assignment, content type, depth),
+ * a 400 that names the field without echoing input; CORS allow-lists, versioning with Deprecation/Sunset,
+ * and TLS termination with HSTS.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { Agent, request } from 'undici';
+import { localServerCredentials } from '../../src/core/index.ts';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import { startGateway, type TestGateway, tempHome } from './fixtures/harness.ts';
+import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
+
+let upstream: TestUpstream;
+let gw: TestGateway;
+
+const doc = (target: string): RouteDocument => ({
+  format_version: '1',
+  services: [{ name: 'svc', targets: [target] }],
+  routes: [
+    {
+      name: 'users.update',
+      service: 'svc',
+      paths: ['/users/:id'],
+      methods: ['PUT'],
+      auth: { required: false },
+      validate: {
+        params: {
+          type: 'object',
+          properties: { id: { type: 'string', pattern: '^[0-9]{1,10}$' } },
+          required: ['id'],
+        },
+        query: { type: 'object', properties: { dryRun: { type: 'boolean' } }, additionalProperties: false },
+        headers: {
+          type: 'object',
+          properties: { 'X-Tenant': { type: 'string', pattern: '^[a-z]+$' } },
+          required: ['X-Tenant'],
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string', maxLength: 50 },
+            tags: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        contentTypes: ['application/json'],
+        maxJsonDepth: 5,
+      },
+    },
+    {
+      name: 'cors',
+      service: 'svc',
+      paths: ['/cors'],
+      methods: ['GET', 'POST'],
+      auth: { required: false },
+      cors: { origins: ['https://app.example'], credentials: true, headers: ['content-type'] },
+    },
+    {
+      name: 'v1',
+      service: 'svc',
+      paths: ['/v1/items'],
+      auth: { required: false },
+      deprecation: {
+        deprecatedAt: '2026-01-01T00:00:00Z',
+        sunsetAt: '2027-01-01T00:00:00Z',
+        link: 'https://docs.example/v2',
+      },
+    },
+    {
+      name: 'items.v2',
+      service: 'svc',
+      paths: ['/items'],
+      auth: { required: false },
+      matchHeaders: { 'api-version': '2' },
+    },
+  ],
+});
+
+before(async () => {
+  upstream = await startUpstream();
+  gw = await startGateway(doc(upstream.url));
+});
+after(async () => {
+  await gw.close();
+  await upstream.close();
+});
+
+async function put(path: string, body: string, headers: Record<string, string> = {}) {
+  const res = await request(`${gw.url}${path}`, {
+    method: 'PUT',
+    body,
+    headers: { 'content-type': 'application/json', 'x-tenant': 'acme', ...headers },
+  });
+  return {
+    status: res.statusCode,
+    problem: (await res.body.json().catch(() => ({}))) as Record<string, string>,
+  };
+}
+
+describe('input validation', () => {
+  test('a valid request passes all four schemas', async () => {
+    assert.equal((await put('/users/42?dryRun=true', '{"name":"Ann","tags":["a"]}')).status, 200);
+  });
+
+  test('mass assignment (an unknown body property) is refused and the field is named', async () => {
+    const r = await put('/users/42', '{"name":"Ann","isAdmin":true}');
+    assert.equal(r.status, 400);
+    assert.equal(r.problem['code'], 'gateway_validation_failed');
+    assert.equal(r.problem['field'], 'body/isAdmin');
+  });
+
+  test('each part is checked: params, query, headers, body types', async () => {
+    assert.equal((await put('/users/abc', '{"name":"Ann"}')).problem['field'], 'params/id');
+    assert.equal((await put('/users/1?admin=1', '{"name":"Ann"}')).problem['field'], 'query/admin');
+    assert.equal(
+      (await put('/users/1', '{"name":"Ann"}', { 'x-tenant': 'ACME1' })).problem['field'],
+      'headers/x-tenant',
+    );
+    assert.equal((await put('/users/1', '{"name":5}')).problem['field'], 'body/name');
+    assert.equal((await put('/users/1', '{}')).problem['field'], 'body/name');
+  });
+
+  test('the 400 never echoes the input, even an attacker-chosen property name', async () => {
+    const evil = '<script>alert(1)</script>';
+    const r = await put('/users/1', JSON.stringify({ name: evil, [evil]: 1 }));
+    assert.equal(r.status, 400);
+    assert.ok(!JSON.stringify(r.problem).includes('script'), JSON.stringify(r.problem));
+    assert.equal(r.problem['field'], 'body/*');
+  });
+
+  test('wrong content type, deep JSON and invalid JSON are refused', async () => {
+    assert.equal((await put('/users/1', '{"name":"a"}', { 'content-type': 'text/plain' })).status, 415);
+    const deep = `{"name":"a","tags":${'['.repeat(50)}${']'.repeat(50)}}`;
+    assert.equal((await put('/users/1', deep)).status, 400);
+    assert.equal((await put('/users/1', '{"name":')).status, 400);
+  });
+});
+
+describe('CORS', () => {
+  test('a listed origin gets its own origin back with credentials, never *', async () => {
+    const res = await request(`${gw.url}/cors`, { headers: { origin: 'https://app.example' } });
+    await res.body.dump();
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+  });
+
+  test('an unlisted origin gets no CORS headers and its preflight is refused', async () => {
+    const res = await request(`${gw.url}/cors`, { headers: { origin: 'https://evil.example' } });
+    await res.body.dump();
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
+    const preflight = await request(`${gw.url}/cors`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    await preflight.body.dump();
+    assert.equal(preflight.statusCode, 403);
+  });
+
+  test('a preflight from a listed origin is answered by the gateway', async () => {
+    upstream.received.length = 0;
+    const res = await request(`${gw.url}/cors`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 204);
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(upstream.received.length, 0);
+  });
+
+  test('a route file combining credentials with origin * is rejected', () => {
+    const bad = doc(upstream.url);
+    bad.routes[1]!.cors = { origins: ['*'], credentials: true };
+    assert.throws(
+      () => gw.gateway.apply(bad),
+      (err: { code?: string }) => err.code === 'gateway_route_file_invalid',
+    );
+  });
+});
+
+describe('versioning', () => {
+  test('a deprecated version carries Deprecation, Sunset and a deprecation link', async () => {
+    const res = await request(`${gw.url}/v1/items`);
+    await res.body.dump();
+    assert.equal(res.headers['deprecation'], `@${Date.parse('2026-01-01T00:00:00Z') / 1000}`);
+    assert.equal(res.headers['sunset'], 'Fri, 01 Jan 2027 00:00:00 GMT');
+    assert.equal(res.headers['link'], '<https://docs.example/v2>; rel="deprecation"');
+  });
+
+  test('versioning by header routes only the matching version', async () => {
+    const v2 = await request(`${gw.url}/items`, { headers: { 'api-version': '2' } });
+    await v2.body.dump();
+    assert.equal(v2.statusCode, 200);
+    const none = await request(`${gw.url}/items`, { headers: { 'api-version': '3' } });
+    await none.body.dump();
+    assert.equal(none.statusCode, 404);
+  });
+});
+
+describe('TLS termination', () => {
+  test('the HTTPS listener sends HSTS, refuses TLS 1.1 and negotiates an AEAD suite', async () => {
+    const home = tempHome();
+    const creds = await localServerCredentials(home, 'gateway');
+    const tlsGw = await startGateway(doc(upstream.url), {
+      tls: { cert: creds.cert, key: creds.key, minVersion: 'TLSv1.2' },
+    });
+    const agent = new Agent({ connect: { ca: creds.ca } });
+    try {
+      const res = await request(`${tlsGw.url.replace('127.0.0.1', 'localhost')}/v1/items`, {
+        dispatcher: agent,
+      });
+      await res.body.dump();
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['strict-transport-security']), /^max-age=\d+; includeSubDomains$/);
+      const old = await new Promise<string>((resolve) => {
+        const s = tlsConnect({
+          port: tlsGw.port,
+          host: '127.0.0.1',
+          ca: creds.ca,
+          maxVersion: 'TLSv1.1',
+          minVersion: 'TLSv1',
+        });
+        s.on('secureConnect', () => resolve('connected'));
+        s.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
+      });
+      assert.notEqual(old, 'connected');
+      const cipher = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({
+          port: tlsGw.port,
+          host: '127.0.0.1',
+          ca: creds.ca,
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+        });
+        s.on('secureConnect', () => {
+          resolve(s.getCipher().name);
+          s.end();
+        });
+        s.on('error', reject);
+      });
+      assert.match(cipher, /GCM|CHACHA20/);
+    } finally {
+      await agent.close();
+      await tlsGw.close();
+    }
+  });
+});
