@@ -183,3 +183,30 @@ describe('log masking', () => {
     assert.doesNotMatch(JSON.stringify(out), /4111111111111111|123-45|555 123/);
   });
 });
+
+describe('log redaction under hostile input', () => {
+  // Regression (security review): a quadratic e-mail regex let one long URL stall a component's event loop.
+  it('redacts 64 KiB adversarial strings in linear time', () => {
+    const hostile = [
+      'a'.repeat(65_536),
+      'a.'.repeat(32_768),
+      'eyJ-'.repeat(16_384),
+      `${'a'.repeat(65_000)}@`,
+      '@a'.repeat(32_768),
+      '1 '.repeat(32_768),
+    ];
+    for (const text of hostile) {
+      const started = performance.now();
+      redactText(text);
+      const ms = performance.now() - started;
+      assert.ok(ms < 100, `${JSON.stringify(text.slice(0, 12))}... took ${ms.toFixed(1)} ms`);
+    }
+  });
+
+  it('still finds an e-mail address glued to other text, and cuts oversized strings', () => {
+    assert.equal(redactText('to:alice.smith+x@mail.example.org;'), `to:${REDACTED};`);
+    assert.equal(redactText(`${'x'.repeat(100)}bob@example.com`).includes('example.com'), false);
+    const long = `${'a'.repeat(20_000)} carol@example.com`;
+    assert.match(redactText(long), /\[truncated \d+ chars\]$/);
+  });
+});

@@ -41,10 +41,13 @@ const SECRET_KEYS = [
   'jointoken',
 ];
 
-// Three base64url segments, the first starting like a JSON object header ('{"' is 'eyJ').
-const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+// Three base64url segments, the first starting like a JSON object header ('{"' is 'eyJ'). The lookbehind
+// lets a match start only where a run of base64url characters starts, which keeps the scan linear on
+// hostile input such as "eyJ-eyJ-eyJ-..." (a quadratic regex here would let one request stall a component).
+const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
-const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
+/** Longest string redacted as a whole; longer log strings are cut first (bounds the cost of every scan). */
+export const MAX_LOGGED_STRING = 16_384;
 // Digit runs (single spaces or dashes allowed between digits) long enough to hold a card number.
 const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
 // Query parameters that carry credentials (OAuth puts some of them in URLs).
@@ -111,12 +114,56 @@ export function createRedactor(
 
 export function redactText(text: string): string {
   if (text.length < 6) return text;
-  return text
+  if (text.length > MAX_LOGGED_STRING) {
+    return `${redactText(text.slice(0, MAX_LOGGED_STRING))}[truncated ${text.length - MAX_LOGGED_STRING} chars]`;
+  }
+  const shaped = text
     .replace(JWT, REDACTED)
     .replace(BEARER, (_, scheme: string) => `${scheme} ${REDACTED}`)
     .replace(SECRET_QUERY, `$1${REDACTED}`)
-    .replace(EMAIL, REDACTED)
     .replace(DIGIT_RUN, redactCards);
+  return redactEmails(shaped);
+}
+
+const isLocalPart = (c: number) =>
+  (c >= 48 && c <= 57) ||
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  "!#$%&'*+-/=?^_`{|}~.".includes(String.fromCharCode(c));
+const isDomainChar = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45;
+
+/**
+ * Replaces e-mail addresses (RFC 5322 dot-atom local part, at most 64 characters, RFC 5321 §4.5.3.1.1;
+ * a domain with at least one dot). Written as a scan from each `@` rather than a regex: the obvious regex
+ * backtracks quadratically on long runs of local-part characters, which an attacker controls in a URL.
+ */
+function redactEmails(text: string): string {
+  if (!text.includes('@')) return text;
+  let out = '';
+  let cursor = 0;
+  for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > cursor && at - start < 64 && isLocalPart(text.charCodeAt(start - 1))) start--;
+    if (start === at) continue;
+    let end = at + 1;
+    let dots = 0;
+    let label = 0;
+    while (end < text.length) {
+      const c = text.charCodeAt(end);
+      if (isDomainChar(c)) label++;
+      else if (c === 46 && label > 0 && end + 1 < text.length && isDomainChar(text.charCodeAt(end + 1))) {
+        dots++;
+        label = 0;
+      } else break;
+      end++;
+    }
+    if (dots === 0 || label === 0) continue;
+    out += `${text.slice(cursor, start)}${REDACTED}`;
+    cursor = end;
+    at = end - 1;
+  }
+  return out + text.slice(cursor);
 }
 
 /**
