@@ -14,7 +14,9 @@ import {
   loadConfig,
   MemoryAuditSink,
   openStore,
+  type Queryable,
   runComponent,
+  type Store,
 } from '../../src/core/index.ts';
 import { AuthorityClient } from '../../src/sdk/mesh/authority-client.ts';
 
@@ -66,13 +68,16 @@ export async function startAuthority(
     /** Share a PostgreSQL schema with another instance (cluster mode); the first to start owns it. */
     namespace?: string;
     keepSchema?: boolean;
+    /** Wraps the authority's store (e.g. {@link withLatency} to widen race windows like a remote database). */
+    wrapStore?: (store: Store) => Store;
   } = {},
 ): Promise<TestAuthority> {
   const config = authorityConfigFor(engine, options.env, options.home);
   const namespace =
     options.namespace ??
     (engine === 'postgres' ? `authority_t${randomBytes(4).toString('hex')}` : 'authority');
-  const definition = { ...authorityComponent, name: 'authority' };
+  const named = { ...authorityComponent, name: 'authority' };
+  const definition = options.wrapStore ? withStoreWrapper(named, options.wrapStore) : named;
   const audit = new MemoryAuditSink();
   const running = await runComponent(
     // A unique namespace per run on PostgreSQL: the store is opened under the component's name.
@@ -126,6 +131,44 @@ function withNamespace(definition: ComponentDefinition, namespace: string): Comp
         ...ctx,
         openStore: () => openStore(ctx.config.storage, { home: ctx.config.home, namespace }),
       }),
+  };
+}
+
+function withStoreWrapper(
+  definition: ComponentDefinition,
+  wrap: (store: Store) => Store,
+): ComponentDefinition {
+  return {
+    ...definition,
+    create: (ctx) => definition.create({ ...ctx, openStore: () => wrap(ctx.openStore()) }),
+  };
+}
+
+/**
+ * The same store, each statement answered `ms` later (as over a network): the async gaps between a check
+ * and the write that depends on it become wide enough for a concurrent request to land in them.
+ */
+export function withLatency(store: Store, ms = 1): Store {
+  const pause = () => new Promise((resolve) => setTimeout(resolve, ms));
+  const slow = (q: Queryable): Queryable => ({
+    query: async (sql, params) => {
+      await pause();
+      return q.query(sql, params);
+    },
+    execute: async (sql, params) => {
+      await pause();
+      return q.execute(sql, params);
+    },
+  });
+  const direct = slow(store);
+  return {
+    engine: store.engine,
+    namespace: store.namespace,
+    query: direct.query,
+    execute: direct.execute,
+    transaction: (work) => store.transaction((tx) => work(slow(tx))),
+    migrate: (migrations) => store.migrate(migrations),
+    close: () => store.close(),
   };
 }
 

@@ -50,11 +50,27 @@ export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
         const spiffeId = serviceSpiffeId(ctx.config.trustDomain, req.body.service);
         const ttl = (req.body.ttlSeconds ?? ctx.config.joinTokenTtlSeconds) * 1000;
         const grant = await ctx.joinTokens.create(req.body.service, spiffeId, ttl);
+        const actor = {
+          type: caller.kind === 'admin' && caller.id.startsWith('spiffe://') ? 'service' : 'system',
+          id: caller.kind === 'admin' ? caller.id : 'unknown',
+        } as const;
+        if (grant.reinstated) {
+          // A new join token is how an operator readmits a revoked identity: recorded as its own event.
+          ctx.audit.record({
+            actor,
+            action: 'authority.identity.reinstate',
+            target: { type: 'spiffe_id', id: spiffeId },
+            outcome: 'success',
+            source: { component: 'authority', ip: req.ip },
+            requestId: req.id,
+            details: {
+              revokedAt: new Date(grant.reinstated.revokedAt).toISOString(),
+              revocationReason: grant.reinstated.reason,
+            },
+          });
+        }
         ctx.audit.record({
-          actor: {
-            type: caller.kind === 'admin' && caller.id.startsWith('spiffe://') ? 'service' : 'system',
-            id: caller.kind === 'admin' ? caller.id : 'unknown',
-          },
+          actor,
           action: 'authority.join_token.create',
           target: { type: 'spiffe_id', id: spiffeId },
           outcome: 'success',
@@ -98,7 +114,7 @@ export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
           reason: req.body.reason ?? 'unspecified',
           source: { component: 'authority', ip: req.ip },
           requestId: req.id,
-          details: { serials },
+          details: { serials, identityRevoked: true },
         });
         return { spiffeId: req.body.spiffeId, revoked: serials };
       },

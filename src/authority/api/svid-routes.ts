@@ -26,9 +26,15 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
     notAfter: new Date(issued.notAfter).toISOString(),
   });
 
-  const issue = async (spiffeId: string, csr: string, kind: 'attest' | 'renew', req: FastifyRequest) => {
+  const issue = async (
+    spiffeId: string,
+    csr: string,
+    kind: 'attest' | 'renew',
+    req: FastifyRequest,
+    presentedSerial?: string,
+  ) => {
     const started = performance.now();
-    const issued = await ctx.ca.issue(spiffeId, csr);
+    const issued = await ctx.ca.issue(spiffeId, csr, presentedSerial);
     ctx.metrics.issueSeconds.observe((performance.now() - started) / 1000);
     ctx.metrics.issued.inc({ kind });
     ctx.metrics.svidExpiry.set({ spiffe_id: spiffeId }, Math.floor(issued.notAfter / 1000));
@@ -98,7 +104,8 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
         try {
           const peer = await ctx.callers.workload(req);
           spiffeId = peer.spiffeId.uri;
-          return await issue(spiffeId, req.body.csr, 'renew', req);
+          // The serial is checked again when the new SVID is recorded: it may be revoked in between.
+          return await issue(spiffeId, req.body.csr, 'renew', req, peer.serial);
         } catch (err) {
           return denied(req, 'authority.svid.renew', spiffeId, err);
         }

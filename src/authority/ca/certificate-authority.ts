@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { type Clock, ensureLocalCa, type Queryable, type Store } from '../../core/index.ts';
 import { authorityError } from '../errors.ts';
+import { assertIssuable, lockIdentity } from '../store/identity-guard.ts';
 import { publicKeyFromCsr } from './csr.ts';
 import type { KeySeal } from './key-seal.ts';
 import { encodeSvid, type IssuerFacts, issuerFacts, toPem } from './svid-encoder.ts';
@@ -97,8 +98,12 @@ export class CertificateAuthority {
     await this.#ensureIntermediate();
   }
 
-  /** Issues an SVID for `spiffeId` to the holder of the CSR's key. The caller has authorised the ID. */
-  async issue(spiffeId: string, csrPem: string): Promise<IssuedSvid> {
+  /**
+   * Issues an SVID for `spiffeId` to the holder of the CSR's key. The caller has authorised the ID; for a
+   * renewal, `presentedSerial` is the serial of the SVID the caller authenticated with. Throws
+   * `authority_svid_refused` when the identity or that SVID is revoked by the time the SVID is recorded.
+   */
+  async issue(spiffeId: string, csrPem: string, presentedSerial?: string): Promise<IssuedSvid> {
     const spki = publicKeyFromCsr(csrPem);
     const issuer = await this.#currentIssuer();
     const serial = randomSerial(this.#random);
@@ -115,10 +120,17 @@ export class CertificateAuthority {
       notBefore: new Date(notBefore),
       notAfter: new Date(notAfter),
     });
-    await this.#o.store.execute(
-      'INSERT INTO authority_svid (serial, spiffe_id, issued_at, not_after, revoked_at) VALUES (?, ?, ?, ?, NULL)',
-      [serial, spiffeId, now, notAfter],
-    );
+    const { store } = this.#o;
+    // Checked and recorded atomically under the identity's lock, which revocation also takes: a revocation
+    // either sees this serial (and revokes it) or this check sees the revocation (see identity-guard.ts).
+    await store.transaction(async (tx) => {
+      await lockIdentity(store.engine, tx, spiffeId);
+      await assertIssuable(tx, spiffeId, presentedSerial);
+      await tx.execute(
+        'INSERT INTO authority_svid (serial, spiffe_id, issued_at, not_after, revoked_at) VALUES (?, ?, ?, ?, NULL)',
+        [serial, spiffeId, now, notAfter],
+      );
+    });
     return { spiffeId, serial, certChain: `${toPem(der)}\n${issuer.pem}\n`, notBefore, notAfter };
   }
 

@@ -6,12 +6,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock, Store } from '../../core/index.ts';
 import { authorityError } from '../errors.ts';
+import { type IdentityRevocation, identityRevocation, lockIdentity } from './identity-guard.ts';
 
 export interface JoinTokenGrant {
   token: string;
   service: string;
   spiffeId: string;
   expiresAt: number;
+  /** The identity revocation this token lifted, if the identity was revoked. */
+  reinstated?: IdentityRevocation;
 }
 
 const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -25,15 +28,29 @@ export class JoinTokens {
     this.#clock = clock;
   }
 
+  /**
+   * A new token for `spiffeId`. An operator making one for a revoked identity means to readmit it: the
+   * identity revocation is lifted in the same transaction, under the identity's lock, so a concurrent
+   * revocation either comes after (and burns this token) or before (and is lifted by it). SVIDs revoked
+   * earlier stay revoked; only the holder of this token can obtain a new one.
+   */
   async create(service: string, spiffeId: string, ttlMs: number): Promise<JoinTokenGrant> {
     // 256 bits from the CSPRNG: not guessable within the token's lifetime.
     const token = `bjt_${randomBytes(32).toString('base64url')}`;
     const now = this.#clock.now();
-    await this.#store.execute(
-      'INSERT INTO authority_join_token (token_hash, service, spiffe_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
-      [hash(token), service, spiffeId, now, now + ttlMs],
-    );
-    return { token, service, spiffeId, expiresAt: now + ttlMs };
+    const reinstated = await this.#store.transaction(async (tx) => {
+      await lockIdentity(this.#store.engine, tx, spiffeId);
+      const revocation = await identityRevocation(tx, spiffeId);
+      if (revocation) {
+        await tx.execute('DELETE FROM authority_identity_revocation WHERE spiffe_id = ?', [spiffeId]);
+      }
+      await tx.execute(
+        'INSERT INTO authority_join_token (token_hash, service, spiffe_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
+        [hash(token), service, spiffeId, now, now + ttlMs],
+      );
+      return revocation;
+    });
+    return { token, service, spiffeId, expiresAt: now + ttlMs, ...(reinstated ? { reinstated } : {}) };
   }
 
   /** Marks the token used and returns the identity it grants; throws `authority_join_token_invalid`. */

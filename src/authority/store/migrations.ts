@@ -53,4 +53,10 @@ CREATE TABLE authority_revocation (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial
 CREATE TABLE authority_revocation (seq BIGSERIAL PRIMARY KEY, serial TEXT NOT NULL, spiffe_id TEXT NOT NULL, revoked_at BIGINT NOT NULL, not_after BIGINT NOT NULL, reason TEXT NOT NULL);`,
     },
   },
+  {
+    version: 2,
+    name: 'identity revocations',
+    // One row per revoked SPIFFE ID, kept until a new join token for it lifts the revocation.
+    sql: 'CREATE TABLE authority_identity_revocation (spiffe_id TEXT PRIMARY KEY, revoked_at BIGINT NOT NULL, reason TEXT NOT NULL);',
+  },
 ];

@@ -1,11 +1,13 @@
 /**
- * Revocation of workloads. Revoking a SPIFFE ID revokes every unexpired SVID issued for it; each revoked
- * serial gets a row with a sequence number, so sidecars and SDKs fetch only what is new (`after=<seq>`)
+ * Revocation of workloads. Revoking a SPIFFE ID revokes the identity itself (no SVID is issued for it until
+ * a new join token lifts the revocation, see identity-guard.ts), burns its unused join tokens and revokes
+ * every unexpired SVID issued for it; each revoked serial gets a row with a sequence number, so sidecars and SDKs fetch only what is new (`after=<seq>`)
  * and can long-poll for it: a revoked identity is refused everywhere within about a second, not at expiry.
  * Rows are served until the certificate expires; after that the certificate is refused anyway.
  */
 import { EventEmitter, once } from 'node:events';
 import type { Clock, Store } from '../../core/index.ts';
+import { lockIdentity } from './identity-guard.ts';
 
 export interface RevocationEntry {
   seq: number;
@@ -26,10 +28,23 @@ export class Revocations {
     this.#changed.setMaxListeners(0);
   }
 
-  /** Revokes every live SVID of `spiffeId`; returns the serials revoked. */
+  /** Revokes the identity `spiffeId` and every live SVID of it; returns the serials revoked. */
   async revoke(spiffeId: string, reason: string): Promise<string[]> {
     const now = this.#clock.now();
     const serials = await this.#store.transaction(async (tx) => {
+      // Same lock as issuance: every SVID committed before this point is in the SELECT below, every
+      // issuance after it sees the identity revocation and is refused.
+      await lockIdentity(this.#store.engine, tx, spiffeId);
+      await tx.execute(
+        `INSERT INTO authority_identity_revocation (spiffe_id, revoked_at, reason) VALUES (?, ?, ?)
+         ON CONFLICT (spiffe_id) DO UPDATE SET revoked_at = excluded.revoked_at, reason = excluded.reason`,
+        [spiffeId, now, reason],
+      );
+      // A join token made before the revocation (possibly held by the attacker) must not reinstate it.
+      await tx.execute(
+        'UPDATE authority_join_token SET used_at = ? WHERE spiffe_id = ? AND used_at IS NULL',
+        [now, spiffeId],
+      );
       const rows = await tx.query<{ serial: string; not_after: number }>(
         'SELECT serial, not_after FROM authority_svid WHERE spiffe_id = ? AND revoked_at IS NULL AND not_after > ?',
         [spiffeId, now],
@@ -47,13 +62,17 @@ export class Revocations {
     return serials;
   }
 
-  /** Whether an SVID this authority issued is revoked (unknown serials count as revoked). */
+  /**
+   * Whether an SVID this authority issued is revoked, itself or through its identity (unknown serials
+   * count as revoked).
+   */
   async isRevoked(serial: string): Promise<boolean> {
-    const [row] = await this.#store.query<{ revoked_at: number | null }>(
-      'SELECT revoked_at FROM authority_svid WHERE serial = ?',
+    const [row] = await this.#store.query<{ revoked_at: number | null; identity_revoked: string | null }>(
+      `SELECT s.revoked_at, r.spiffe_id AS identity_revoked FROM authority_svid s
+       LEFT JOIN authority_identity_revocation r ON r.spiffe_id = s.spiffe_id WHERE s.serial = ?`,
       [serial],
     );
-    return !row || row.revoked_at !== null;
+    return !row || row.revoked_at !== null || row.identity_revoked !== null;
   }
 
   /**
