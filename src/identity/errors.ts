@@ -15,6 +15,10 @@ export const IDENTITY_ERRORS = {
   identity_insufficient_permission: { status: 403, title: 'The caller lacks the permission this needs' },
   identity_invitation_invalid: { status: 400, title: 'The invitation is unknown, used or expired' },
   identity_mfa_invalid: { status: 400, title: 'The second factor was not accepted' },
+  identity_mfa_enrolment_refused: {
+    status: 403,
+    title: 'The account has a second factor; verify it before adding another',
+  },
   identity_csrf: { status: 403, title: 'The form was not submitted from this site' },
   identity_throttled: { status: 429, title: 'Too many failed attempts; wait before trying again' },
   identity_interaction_expired: { status: 400, title: 'The sign-in session expired; start again' },

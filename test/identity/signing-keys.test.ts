@@ -154,4 +154,27 @@ describe('signing keys at rest', () => {
     await assert.rejects(keys.rotate('switch'), { code: 'identity_key_rotation' });
     await store.close();
   });
+
+  it('refuses a sealed value whose GCM tag was truncated, which would otherwise verify as its prefix', () => {
+    const box = createSecretBox(Buffer.alloc(32, 7));
+    // An empty plaintext seals to the tag alone; a GCM tag cut short is still a valid prefix of the full one.
+    const [version, iv, data] = box.seal('', 'row-1').split('.');
+    const tag = Buffer.from(data!, 'base64url');
+    assert.equal(tag.length, 16);
+    assert.equal(box.open(`${version}.${iv}.${data}`, 'row-1'), '', 'the untouched value opens');
+    for (const bytes of [4, 8, 12, 13, 15]) {
+      const truncated = `${version}.${iv}.${tag.subarray(0, bytes).toString('base64url')}`;
+      assert.throws(() => box.open(truncated, 'row-1'), `a ${bytes}-byte tag is refused`);
+    }
+    const sealed = box.seal('totp seed', 'row-2').split('.');
+    const body = Buffer.from(sealed[2]!, 'base64url');
+    assert.throws(
+      () =>
+        box.open(
+          `${sealed[0]}.${sealed[1]}.${body.subarray(0, body.length - 4).toString('base64url')}`,
+          'row-2',
+        ),
+      'a value with its tag cut short is refused',
+    );
+  });
 });

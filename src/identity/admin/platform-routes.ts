@@ -5,6 +5,7 @@ import type { RotationPhase } from '../keys/signing-keys.ts';
 import type { IdentityServices } from '../services.ts';
 import { PERMISSIONS } from '../users/roles.ts';
 import { requirePermission } from './admin-auth.ts';
+import { assertMayGrantRoles, assertMayWriteRole } from './grant-guard.ts';
 import { auditAdmin } from './user-routes.ts';
 
 const nameParams = {
@@ -46,12 +47,14 @@ export function registerPlatformRoutes(app: FastifyInstance, s: IdentityServices
       },
     },
     async (req) => {
-      const role = await s.roles.upsert({
+      const next = {
         name: req.params.name,
         description: req.body.description ?? '',
         permissions: req.body.permissions,
         mfaRequired: req.body.mfaRequired ?? false,
-      });
+      };
+      await assertMayWriteRole(s, req, next);
+      const role = await s.roles.upsert(next);
       auditAdmin(
         s,
         req,
@@ -105,6 +108,7 @@ export function registerPlatformRoutes(app: FastifyInstance, s: IdentityServices
     },
     async (req, reply) => {
       const { roles = [], ...input } = req.body;
+      await assertMayGrantRoles(s, req, roles, { type: 'client' });
       const created = await s.clients.create(input);
       if (roles.length) await s.roles.assign('client', created.clientId, roles);
       auditAdmin(

@@ -4,6 +4,7 @@ import type { IdentityServices } from '../services.ts';
 import { PERMISSIONS } from '../users/roles.ts';
 import type { UserStatus } from '../users/user-store.ts';
 import { actorOf, requirePermission } from './admin-auth.ts';
+import { assertMayGrantRoles, assertMayTakeOver } from './grant-guard.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } };
 const roleList = {
@@ -64,6 +65,8 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     },
     async (req, reply) => {
       const { roles = [], ...input } = req.body;
+      // Before anything is created: a refused grant leaves no half-made account behind.
+      await assertMayGrantRoles(s, req, roles, { type: 'user' });
       const user = await s.users.create(input);
       if (roles.length) await s.roles.assign('user', user.id, roles);
       let invitation: { url: string; expiresAt: string } | undefined;
@@ -104,6 +107,10 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     async (req) => {
       const { id } = req.params;
       await s.users.require(id);
+      if (req.body.roles) {
+        const current = (await s.roles.rolesOf('user', id)).map((r) => r.name);
+        await assertMayGrantRoles(s, req, req.body.roles, { type: 'user', current });
+      }
       if (req.body.status) await s.users.setStatus(id, req.body.status);
       if (req.body.roles) await s.roles.assign('user', id, req.body.roles);
       auditAdmin(s, req, 'user.update', { type: 'user', id }, { ...req.body });
@@ -126,6 +133,8 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     { preHandler: write, schema: { params: idParams } },
     async (req, reply) => {
       await s.users.require(req.params.id);
+      // The link sets the account's password: only for a caller who holds everything the account holds.
+      await assertMayTakeOver(s, req, req.params.id);
       const inv = await s.invitations.create(req.params.id);
       auditAdmin(s, req, 'user.invite', { type: 'user', id: req.params.id });
       return reply
@@ -154,6 +163,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     { preHandler: write, schema: { params: idParams } },
     async (req, reply) => {
       await s.users.require(req.params.id);
+      await assertMayTakeOver(s, req, req.params.id);
       await s.totp.remove(req.params.id);
       await s.store.execute('DELETE FROM recovery_codes WHERE user_id = ?', [req.params.id]);
       await s.store.execute('DELETE FROM passkeys WHERE user_id = ?', [req.params.id]);

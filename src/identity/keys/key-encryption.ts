@@ -40,7 +40,12 @@ export function createSecretBox(kek: Buffer): SecretBox {
       const [version, iv, data] = sealed.split('.');
       if (version !== VERSION || !iv || !data) throw new TypeError('not a sealed value');
       const raw = Buffer.from(data, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', encKey, Buffer.from(iv, 'base64url'));
+      // NIST SP 800-38D §5.2.1.2: a shorter tag is a prefix of the full one, so accepting it would let a
+      // truncated value pass with far less than 128 bits of integrity; only full 16-byte tags are read.
+      if (raw.length < TAG_BYTES) throw new TypeError('not a sealed value');
+      const decipher = createDecipheriv('aes-256-gcm', encKey, Buffer.from(iv, 'base64url'), {
+        authTagLength: TAG_BYTES,
+      });
       decipher.setAAD(Buffer.from(context));
       decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
       return Buffer.concat([

@@ -76,6 +76,22 @@ export async function loadPending(s: IdentityServices, uid: string): Promise<Pen
   return { userId: row.user_id, amr: JSON.parse(row.amr) as AuthMethod[] };
 }
 
+/** Whether the account already has a confirmed second factor (a confirmed TOTP or any passkey). */
+export async function hasSecondFactor(s: IdentityServices, userId: string): Promise<boolean> {
+  return (await s.totp.status(userId)) === 'confirmed' || (await s.passkeys.count(userId)) > 0;
+}
+
+/**
+ * The one check every enrolment path (TOTP and passkey) makes before adding a factor. An account that has
+ * a second factor may bind another only once this login has proved one: otherwise the password alone
+ * would enrol the attacker's own authenticator and yield an MFA login. NIST SP 800-63B §6.1.2.1: binding
+ * an additional authenticator requires authentication at the AAL the new one will be used at.
+ */
+export async function mayEnrolFactor(s: IdentityServices, pending: PendingLogin): Promise<boolean> {
+  if (pending.amr.includes('mfa')) return true;
+  return !(await hasSecondFactor(s, pending.userId));
+}
+
 /** Ends the login step: oidc-provider records the account, `acr` and `amr` in the session. */
 export async function finishLogin(
   s: IdentityServices,

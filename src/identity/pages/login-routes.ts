@@ -12,6 +12,7 @@ import { escapeHtml, field, hidden, page } from './html.ts';
 import {
   csrfToken,
   finishLogin,
+  hasSecondFactor,
   loadInteraction,
   loadPending,
   savePending,
@@ -240,8 +241,7 @@ async function secondFactorPath(
   userId: string,
   stepUp = true,
 ): Promise<string> {
-  const enrolled = (await s.totp.status(userId)) === 'confirmed' || (await s.passkeys.count(userId)) > 0;
-  if (enrolled) return `/interaction/${uid}/mfa`;
+  if (await hasSecondFactor(s, userId)) return `/interaction/${uid}/mfa`;
   if (stepUp || (await s.roles.mfaRequired(userId))) return `/interaction/${uid}/mfa/enrol`;
   return '';
 }

@@ -12,6 +12,7 @@ import {
   finishLogin,
   loadInteraction,
   loadPending,
+  mayEnrolFactor,
   type PendingLogin,
   savePending,
   sendPage,
@@ -132,7 +133,8 @@ export function registerMfaRoutes(app: FastifyInstance, s: IdentityServices): vo
     const { uid } = req.params;
     const pending = await requirePending(s, req, reply, uid);
     if (!pending) return reply.redirect(`/interaction/${uid}`, 303);
-    if ((await s.totp.status(pending.userId)) === 'confirmed')
+    // A confirmed TOTP is not replaced here; any existing factor must be verified before adding one.
+    if ((await s.totp.status(pending.userId)) === 'confirmed' || !(await mayEnrolFactor(s, pending)))
       return reply.redirect(`/interaction/${uid}/mfa`, 303);
     const user = await s.users.require(pending.userId);
     const enrolment = await s.totp.begin(pending.userId, user.username);
@@ -169,6 +171,17 @@ ${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code
       const { uid } = req.params;
       const pending = await requirePending(s, req, reply, uid);
       if (!pending) return reply.redirect(`/interaction/${uid}`, 303);
+      if (!(await mayEnrolFactor(s, pending))) {
+        s.audit.record({
+          actor: { type: 'user', id: pending.userId },
+          action: 'identity.mfa.enrol',
+          outcome: 'failure',
+          reason: 'second_factor_not_verified',
+          source: { component: 'identity', ip: req.ip },
+          details: { method: 'totp' },
+        });
+        return reply.redirect(`/interaction/${uid}/mfa`, 303);
+      }
       const key = `mfa:${pending.userId}`;
       const verdict = await s.throttle.check([key]);
       const ok =

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { identityError } from '../errors.ts';
 import type { AuthMethod } from '../provider/acr.ts';
 import type { IdentityServices } from '../services.ts';
-import { loadInteraction, loadPending, savePending } from './interaction-kit.ts';
+import { loadInteraction, loadPending, mayEnrolFactor, savePending } from './interaction-kit.ts';
 
 type UidParams = { Params: { uid: string } };
 const uidSchema = {
@@ -41,12 +41,35 @@ export function registerPasskeyRoutes(app: FastifyInstance, s: IdentityServices)
     if (!pending) throw identityError('identity_interaction_expired', 'sign in with your password first');
     return pending;
   };
+  /** Registration adds a factor: refused when the account has one this login has not proved yet. */
+  const enrollingFor = async (
+    req: Parameters<typeof loadInteraction>[1],
+    reply: Parameters<typeof loadInteraction>[2],
+    uid: string,
+  ) => {
+    const pending = await pendingFor(req, reply, uid);
+    if (!(await mayEnrolFactor(s, pending))) {
+      s.audit.record({
+        actor: { type: 'user', id: pending.userId },
+        action: 'identity.mfa.enrol',
+        outcome: 'failure',
+        reason: 'second_factor_not_verified',
+        source: { component: 'identity', ip: req.ip },
+        details: { method: 'passkey' },
+      });
+      throw identityError(
+        'identity_mfa_enrolment_refused',
+        'this account has a second factor: verify it before adding another',
+      );
+    }
+    return pending;
+  };
 
   app.post<UidParams>(
     '/interaction/:uid/passkey/register/options',
     { schema: { params: uidSchema, body: csrfBody } },
     async (req, reply) => {
-      const pending = await pendingFor(req, reply, req.params.uid);
+      const pending = await enrollingFor(req, reply, req.params.uid);
       const user = await s.users.require(pending.userId);
       return reply
         .header('cache-control', 'no-store')
@@ -59,7 +82,7 @@ export function registerPasskeyRoutes(app: FastifyInstance, s: IdentityServices)
     { schema: { params: uidSchema, body: responseBody } },
     async (req, reply) => {
       const { uid } = req.params;
-      const pending = await pendingFor(req, reply, uid);
+      const pending = await enrollingFor(req, reply, uid);
       const ok = await s.passkeys.register(uid, pending.userId, req.body.response);
       s.audit.record({
         actor: { type: 'user', id: pending.userId },

@@ -122,6 +122,15 @@ export class RoleStore {
     return [...new Set((await this.rolesOf(type, id)).flatMap((r) => r.permissions))];
   }
 
+  /** Whether any service-account client holds the role. */
+  async heldByClient(role: string): Promise<boolean> {
+    const rows = await this.#store.query(
+      "SELECT subject_id FROM role_assignments WHERE role = ? AND subject_type = 'client' LIMIT 1",
+      [role],
+    );
+    return rows.length > 0;
+  }
+
   async mfaRequired(userId: string): Promise<boolean> {
     return (await this.rolesOf('user', userId)).some((r) => r.mfaRequired || r.name === ADMIN_ROLE);
   }

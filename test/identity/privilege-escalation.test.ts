@@ -1,0 +1,234 @@
+/**
+ * Privilege escalation through the admin API, from the side of a partial administrator: holding
+ * `identity:users:write`, `identity:clients:write` or `identity:roles:write` must not let a caller hand
+ * itself (or anyone, or a service account that never passes MFA) more than it already holds.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type * as oidc from 'openid-client';
+import { request } from 'undici';
+import { type IdentityFixture, startIdentity } from './fixtures/identity-server.ts';
+import {
+  callback,
+  consent,
+  createUser,
+  createWebClient,
+  newBrowser,
+  rpConfig,
+  startAuthorization,
+  submitPassword,
+} from './fixtures/relying-party.ts';
+
+type Problem = { code: string; detail: string };
+
+describe('admin privilege escalation', () => {
+  let f: IdentityFixture;
+  let admin: string;
+  let rp: oidc.Configuration;
+  let manager: { id: string; token: string };
+  let boss: { id: string };
+  const roles: Record<string, { permissions: string[]; mfaRequired?: boolean }> = {
+    'user-manager': { permissions: ['identity:users:read', 'identity:users:write'] },
+    'client-manager': { permissions: ['identity:clients:read', 'identity:clients:write', 'orders:*'] },
+    'role-manager': { permissions: ['identity:roles:write', 'identity:users:read', 'orders:*'] },
+    'orders-reader': { permissions: ['orders:read'] },
+    'orders-desk': { permissions: ['orders:read'] },
+    payments: { permissions: ['payments:write'], mfaRequired: true },
+    'key-rotator': { permissions: ['identity:keys:rotate'] },
+  };
+
+  const serviceToken = async (role: string) => {
+    const svc = await f.api<{ clientId: string; clientSecret: string }>(
+      'POST',
+      '/admin/clients',
+      { name: `${role} account`, kind: 'service', scope: 'identity:admin', roles: [role] },
+      admin,
+    );
+    assert.equal(svc.status, 201, JSON.stringify(svc.body));
+    const res = await request(`${f.issuer}/token`, {
+      method: 'POST',
+      dispatcher: f.dispatcher,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${svc.body.clientId}:${svc.body.clientSecret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        resource: 'urn:bulwark:identity',
+        scope: 'identity:admin',
+      }).toString(),
+    });
+    const json = (await res.body.json()) as { access_token?: string };
+    if (!json.access_token) throw new Error(`token request failed: ${JSON.stringify(json)}`);
+    return json.access_token;
+  };
+  const rolesOf = async (id: string) =>
+    (await f.api<{ roles: string[] }>('GET', `/admin/users/${id}`, undefined, admin)).body.roles;
+  const usernames = async () =>
+    (await f.api<{ users: { username: string }[] }>('GET', '/admin/users', undefined, admin)).body.users.map(
+      (u) => u.username,
+    );
+  const clientNames = async () =>
+    (
+      await f.api<{ clients: { name?: string; clientName?: string }[] }>(
+        'GET',
+        '/admin/clients',
+        undefined,
+        admin,
+      )
+    ).body.clients;
+  const refused = (res: { status: number; body: Problem }, why: string) => {
+    assert.equal(res.status, 403, `${why}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.code, 'identity_insufficient_permission', why);
+  };
+
+  before(async () => {
+    f = await startIdentity('sqlite', { bruteForce: { ipFree: 200, ipCap: 500 } });
+    admin = await f.adminToken();
+    rp = await rpConfig(f, await createWebClient(f, admin));
+    for (const [name, role] of Object.entries(roles)) {
+      const res = await f.api('PUT', `/admin/roles/${name}`, role, admin);
+      assert.equal(res.status, 200);
+    }
+    boss = await createUser(f, admin, { username: 'boss', roles: ['admin'] });
+    const created = await createUser(f, admin, { username: 'manager', roles: ['user-manager'] });
+    const browser = newBrowser(f);
+    const start = await startAuthorization(rp, {
+      resource: 'urn:bulwark:identity',
+      scope: 'openid identity:admin',
+    });
+    const tokens = await callback(
+      rp,
+      await consent(browser, await submitPassword(browser, start.url, 'manager')),
+      start,
+    );
+    manager = { id: created.id, token: tokens.access_token };
+  });
+  after(() => f?.stop());
+
+  it('stops identity:users:write from granting roles beyond its own permissions, admin included, to itself or others', async () => {
+    const self = `/admin/users/${manager.id}`;
+    refused(
+      await f.api<Problem>('PATCH', self, { roles: ['user-manager', 'admin'] }, manager.token),
+      'making oneself admin',
+    );
+    refused(
+      await f.api<Problem>('PATCH', self, { roles: ['user-manager', 'key-rotator'] }, manager.token),
+      'adding a permission one lacks to oneself',
+    );
+    assert.deepEqual(await rolesOf(manager.id), ['user-manager'], 'the refused changes left nothing behind');
+    refused(
+      await f.api<Problem>('POST', '/admin/users', { username: 'minion', roles: ['admin'] }, manager.token),
+      'creating an admin',
+    );
+    assert.ok(!(await usernames()).includes('minion'), 'the refused user was not created');
+    const other = await createUser(f, admin, { username: 'clerk' });
+    refused(
+      await f.api<Problem>('PATCH', `/admin/users/${other.id}`, { roles: ['orders-reader'] }, manager.token),
+      'granting an application permission one lacks',
+    );
+    // What the caller holds it may pass on, and a change that grants nothing new needs nothing.
+    const peer = await f.api(
+      'POST',
+      '/admin/users',
+      { username: 'peer', roles: ['user-manager'] },
+      manager.token,
+    );
+    assert.equal(peer.status, 201);
+    assert.equal(
+      (await f.api('PATCH', self, { roles: ['user-manager'], status: 'active' }, manager.token)).status,
+      200,
+    );
+    // A full admin still can.
+    assert.equal((await f.api('PATCH', `/admin/users/${other.id}`, { roles: ['admin'] }, admin)).status, 200);
+  });
+
+  it('stops identity:users:write from taking over an admin account through an invitation or an MFA reset', async () => {
+    refused(
+      await f.api<Problem>('POST', `/admin/users/${boss.id}/invitation`, undefined, manager.token),
+      'an invitation link sets the admin’s password',
+    );
+    refused(
+      await f.api<Problem>('DELETE', `/admin/users/${boss.id}/mfa`, undefined, manager.token),
+      'resetting the admin’s MFA',
+    );
+    const clerk = await createUser(f, admin, { username: 'temp-clerk' });
+    assert.equal(
+      (await f.api('POST', `/admin/users/${clerk.id}/invitation`, undefined, manager.token)).status,
+      201,
+      'an account holding nothing beyond the caller’s permissions can be re-invited',
+    );
+  });
+
+  it('stops identity:clients:write from creating service accounts with admin or privileged roles', async () => {
+    const token = await serviceToken('client-manager');
+    const before = (await clientNames()).length;
+    const create = (name: string, withRoles: string[], bearer = token) =>
+      f.api<Problem & { clientId: string }>(
+        'POST',
+        '/admin/clients',
+        { name, kind: 'service', scope: 'identity:admin', roles: withRoles },
+        bearer,
+      );
+    refused(await create('backdoor', ['admin']), 'an admin service account would skip MFA');
+    refused(await create('payer', ['payments']), 'a role bound to MFA, on an account that never passes MFA');
+    refused(
+      await create('twin', ['client-manager']),
+      'a role with identity permissions, even ones the caller holds',
+    );
+    assert.equal((await clientNames()).length, before, 'no refused client was created');
+    assert.equal((await create('orders-job', ['orders-reader'])).status, 201, 'held permissions pass');
+    assert.equal((await create('real-admin', ['admin'], admin)).status, 201, 'a full admin still can');
+  });
+
+  it('stops identity:roles:write from adding permissions it lacks, touching admin or lifting MFA', async () => {
+    const token = await serviceToken('role-manager');
+    const put = (name: string, body: Record<string, unknown>) =>
+      f.api<Problem>('PUT', `/admin/roles/${name}`, body, token);
+    refused(
+      await put('role-manager', { permissions: [...roles['role-manager']!.permissions, 'identity:*'] }),
+      'adding identity:* to its own role',
+    );
+    refused(await put('orders-reader', { permissions: ['identity:users:write'] }), 'a permission it lacks');
+    refused(await put('admin', { permissions: ['identity:*'] }), 'the admin role');
+    refused(
+      await put('payments', { permissions: ['payments:write'], mfaRequired: false }),
+      'lifting MFA from a role whose permissions it lacks',
+    );
+    const listed = (
+      await f.api<{ roles: { name: string; permissions: string[]; mfaRequired: boolean }[] }>(
+        'GET',
+        '/admin/roles',
+        undefined,
+        admin,
+      )
+    ).body.roles;
+    assert.deepEqual(
+      listed.find((r) => r.name === 'role-manager')!.permissions,
+      roles['role-manager']!.permissions,
+    );
+    assert.equal(listed.find((r) => r.name === 'payments')!.mfaRequired, true);
+    // A role a service account holds must not become an identity role: its token never passes MFA.
+    const svc = await f.api(
+      'POST',
+      '/admin/clients',
+      { name: 'desk job', kind: 'service', roles: ['orders-desk'] },
+      admin,
+    );
+    assert.equal(svc.status, 201);
+    refused(
+      await put('orders-desk', { permissions: ['orders:read', 'identity:users:read'] }),
+      'making a client-held role privileged',
+    );
+    assert.equal(
+      (await put('orders-reader', { permissions: ['orders:read', 'orders:write'] })).status,
+      200,
+      'permissions covered by its own orders:* pass',
+    );
+    assert.equal(
+      (await put('auditor', { permissions: ['identity:users:read'] })).status,
+      200,
+      'a new role with a permission it holds passes',
+    );
+  });
+});
