@@ -1,7 +1,8 @@
 /** The `components.gateway` configuration keys (JSON Schema, documented in docs/configuration.md). */
+
+import type { PathOptions } from '../core/http/canonical-path.ts';
 import type { ComponentSectionConfig, JsonSchema } from '../core/index.ts';
 import type { IssuerConfig } from './auth/jwt-authenticator.ts';
-import type { PathOptions } from './canonical/path.ts';
 
 export interface GatewayConfig {
   publicPort: number;

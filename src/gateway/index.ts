@@ -1,14 +1,15 @@
 /** The gateway component's public names. */
-export { adminRoutes } from './admin/admin-routes.ts';
-export { type AuthFailure, type IssuerConfig, JwtAuthenticator } from './auth/jwt-authenticator.ts';
-export { type FeedCredentials, RevocationFeed, type RevocationFeedOptions } from './auth/revocation-feed.ts';
-export { type RevocationKind, RevocationList } from './auth/revocation-list.ts';
+
 export {
   canonicalTarget,
   DEFAULT_PATH_OPTIONS,
   type PathOptions,
   removeDotSegments,
-} from './canonical/path.ts';
+} from '../core/http/canonical-path.ts';
+export { adminRoutes } from './admin/admin-routes.ts';
+export { type AuthFailure, type IssuerConfig, JwtAuthenticator } from './auth/jwt-authenticator.ts';
+export { type FeedCredentials, RevocationFeed, type RevocationFeedOptions } from './auth/revocation-feed.ts';
+export { type RevocationKind, RevocationList } from './auth/revocation-list.ts';
 export { gatewayComponent } from './component.ts';
 export { GATEWAY_CONFIG, type GatewayConfig } from './config.ts';
 export type { CanonicalRequest, Principal, RequestContext } from './context.ts';

@@ -4,11 +4,11 @@
  * request context, so tests can build one with in-memory parts.
  */
 import type { BlockList } from 'node:net';
+import type { PathOptions } from '../core/http/canonical-path.ts';
 import type { AuditSink, Clock, Logger } from '../core/index.ts';
 import type { Decision, PolicyEngine } from '../core/policy-engine/index.ts';
 import type { JwtAuthenticator } from './auth/jwt-authenticator.ts';
 import type { RevocationList } from './auth/revocation-list.ts';
-import type { PathOptions } from './canonical/path.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
 import type { RouteTable } from './routes/route-table.ts';
 import type { AssertionSigner } from './upstream/identity-assertion.ts';

@@ -123,4 +123,69 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await c.close();
     });
   });
+
+  describe(`audit client against an audit service whose maxBatch is below the client batch size on ${engine}`, () => {
+    let f: AuditFixture;
+    after(async () => {
+      await f.stop().catch(() => undefined);
+      await dropNamespace(engine, f.definition.name);
+    });
+
+    it('splits a live batch the service refuses as too many records: nothing spooled, nothing lost', async () => {
+      f = await startAudit(engine, { settings: { maxBatch: 4 } });
+      const action = `client.maxbatch${engine}`;
+      const c = createAuditClient({
+        url: f.url,
+        ca: f.ca,
+        spoolDirectory: join(f.home, 'spool-live'),
+        name: 'smallbatch',
+        batchSize: 25,
+        attempts: 2,
+        backoffMs: 10,
+      });
+      for (let i = 0; i < 53; i++)
+        c.record({ actor: { type: 'user', id: `u${i}` }, action, outcome: 'success', details: { i } });
+      await c.flush();
+      assert.equal(c.stats.spooled, 0);
+      assert.equal(c.stats.dropped, 0);
+      assert.equal(c.stats.sent, 53);
+      assert.deepEqual(await countAction(f, action), { total: 53, unique: 53 });
+      await c.close();
+    });
+
+    it('drains a spooled batch larger than the service maxBatch by splitting it', async () => {
+      const spoolDirectory = join(f.home, 'spool-drain');
+      const port = Number(new URL(f.url).port);
+      await f.stop();
+      const action = `client.maxbatchdrain${engine}`;
+      const a = createAuditClient({
+        url: f.url,
+        ca: f.ca,
+        spoolDirectory,
+        name: 'bigspool',
+        batchSize: 30,
+        attempts: 1,
+        backoffMs: 10,
+      });
+      for (let i = 0; i < 30; i++)
+        a.record({ actor: { type: 'system', id: 'cron' }, action, outcome: 'unknown', details: { i } });
+      await a.flush();
+      assert.equal(a.stats.spooled, 30);
+      await a.close();
+
+      f = await startAudit(engine, {
+        home: f.home,
+        name: f.definition.name,
+        port,
+        settings: { maxBatch: 4 },
+      });
+      const b = createAuditClient({ url: f.url, ca: f.ca, spoolDirectory, name: 'bigspool', batchSize: 30 });
+      assert.equal(await b.drain(), true);
+      assert.equal(b.stats.drained, 30);
+      assert.equal(b.stats.dropped, 0);
+      assert.deepEqual(await countAction(f, action), { total: 30, unique: 30 });
+      assert.equal(readdirSync(spoolDirectory).filter((n) => n.startsWith('audit-bigspool')).length, 0);
+      await b.close();
+    });
+  });
 }

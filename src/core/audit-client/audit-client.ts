@@ -44,12 +44,35 @@ class Unreachable extends Error {}
 /** Codes that mean "this record will never be accepted"; anything else is worth retrying. */
 const REFUSED = new Set(['audit_schema', 'audit_secret_refused', 'audit_id_conflict']);
 
-function parseProblem(text: string): { code?: string; field?: string; id?: string } {
+interface Problem {
+  code?: string;
+  field?: string;
+  id?: string;
+  /** Schema violations of a core `invalid_request` (RFC 9457 §3.2 extension member): JSON Pointer + text. */
+  errors?: { path?: string }[];
+}
+
+function parseProblem(text: string): Problem {
   try {
-    return JSON.parse(text) as { code?: string; field?: string; id?: string };
+    return JSON.parse(text) as Problem;
   } catch {
     return {};
   }
+}
+
+/**
+ * Whether a 400 says "more records than the service takes in one request" (its `maxBatch`, which may be
+ * below our batchSize). The ingest body schema checks only the `records` array (the records themselves are
+ * refused as `audit_schema`), so an `invalid_request` whose violation points at `/records` is that limit.
+ * Decided on the code and the pointer, never on the message text.
+ */
+function tooManyRecords(status: number, problem: Problem): boolean {
+  return (
+    status === 400 &&
+    problem.code === 'invalid_request' &&
+    Array.isArray(problem.errors) &&
+    problem.errors.some((e) => e?.path === '/records')
+  );
 }
 
 /**
@@ -87,6 +110,8 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   let drainDelay = o.backoffMs;
   let draining: Promise<boolean> | undefined;
   let closed = false;
+  /** Most records per request: batchSize until the service says its `maxBatch` is lower. */
+  let recordLimit = o.batchSize;
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const backoff = (attempt: number) =>
@@ -96,6 +121,12 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   async function post(events: AuditEvent[]): Promise<void> {
     let batch = events;
     while (batch.length > 0) {
+      if (batch.length > recordLimit) {
+        // The service told us its per-request record limit already: do not send what it will refuse.
+        await post(batch.slice(0, recordLimit));
+        batch = batch.slice(recordLimit);
+        continue;
+      }
       let res: Dispatcher.ResponseData;
       try {
         res = await request(endpoint, {
@@ -113,9 +144,13 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
         return;
       }
       const problem = parseProblem(text);
-      if (res.statusCode === 413 && batch.length > 1) {
-        // Too large for the service's body limit: send it in halves.
+      const tooMany = tooManyRecords(res.statusCode, problem);
+      if ((res.statusCode === 413 || tooMany) && batch.length > 1) {
+        // Too large for the service's body limit or record limit: send it in halves (live and when
+        // draining the spool alike, since drains post through here too). Re-sending the same batch would
+        // be refused forever and the events spooled for good.
         const half = Math.ceil(batch.length / 2);
+        if (tooMany) recordLimit = Math.min(recordLimit, half);
         await post(batch.slice(0, half));
         batch = batch.slice(half);
         continue;

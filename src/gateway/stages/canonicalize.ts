@@ -3,8 +3,8 @@
  * client sent them, after node's strict HTTP/1.1 parser. Everything later reads `ctx.request` only.
  */
 
+import { canonicalTarget } from '../../core/http/canonical-path.ts';
 import { inspectHeaders } from '../canonical/headers.ts';
-import { canonicalTarget } from '../canonical/path.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 

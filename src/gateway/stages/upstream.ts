@@ -5,7 +5,7 @@
  * upstream; the gateway's own signed identity assertion does, with the subject, roles and tenant, and any
  * client copy of those headers was already removed by canonicalisation.
  */
-import { encodePath } from '../canonical/path.ts';
+import { encodePath } from '../../core/http/canonical-path.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { clientGone, forward } from '../upstream/forward.ts';

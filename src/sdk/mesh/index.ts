@@ -8,6 +8,7 @@ export {
   type ResolvedInstance,
   type SvidResponse,
 } from './authority-client.ts';
+export { type DecidedTarget, type MeshTarget, meshTarget } from './canonical-path.ts';
 export { MeshClient, type MeshClientOptions, type Resolver } from './mesh-client.ts';
 export type { MeshIdentity } from './mesh-identity.ts';
 export { createMeshMetrics, type MeshMetrics } from './mesh-metrics.ts';

@@ -1,22 +1,37 @@
 /**
  * An HTTPS server that only speaks mTLS with X.509-SVIDs. Each connection's peer is verified (chain to
  * the bundle by TLS, then the SVID rules, trust domain and revocation); each request re-checks revocation
- * and asks the service-to-service policy whether the caller may call this service. Handlers get the
- * verified peer identity; refusals are answered with problem+json, counted and audited.
+ * and asks the service-to-service policy whether the caller may call this service. The policy decides on
+ * the canonical request target and the handler is given that same target (also as `req.url`), never the
+ * raw one; a target that cannot be canonicalised safely is refused with 400. Handlers get the verified peer
+ * identity; refusals are answered with problem+json, counted and audited.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { type AuditSink, asBulwarkError, type Clock, systemClock, toProblem } from '../../core/index.ts';
+import {
+  type AuditSink,
+  asBulwarkError,
+  type Clock,
+  coreError,
+  systemClock,
+  toProblem,
+} from '../../core/index.ts';
 import { mtlsError, mtlsServerOptions, type PeerIdentity, verifiedPeer } from '../../core/mtls/index.ts';
+import { type DecidedTarget, meshTarget } from './canonical-path.ts';
 import type { MeshIdentity } from './mesh-identity.ts';
 import type { MeshMetrics } from './mesh-metrics.ts';
 import type { ServicePolicy } from './service-policy.ts';
 
+/**
+ * Serves one allowed request. `req.url` has been replaced by `target.url`, the canonical target the policy
+ * allowed: route on it (or forward it) and nothing else.
+ */
 export type MeshHandler = (
   req: IncomingMessage,
   res: ServerResponse,
   peer: PeerIdentity,
+  target: DecidedTarget,
 ) => void | Promise<void>;
 
 export interface MeshServerOptions {
@@ -69,9 +84,22 @@ export function createMeshServer(options: MeshServerOptions): Server {
       } catch (err) {
         const error = asBulwarkError(err);
         deny(error.code, ip, 'unknown');
-        return refuse(res, error, req.url);
+        return refuse(res, error);
       }
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      // Canonicalised once: the policy and the handler see the very same target (RFC 3986 §6.2.2).
+      const canonical = meshTarget(req.url);
+      if (!canonical.ok) {
+        // Not echoed back nor audited verbatim: the raw target is attacker-chosen.
+        deny('path_rejected', ip, peer.spiffeId.uri, { method: req.method, pathRejection: canonical.reason });
+        return refuse(
+          res,
+          coreError('invalid_request', `the request path is refused (${canonical.reason})`, {
+            details: { reason: canonical.reason },
+          }),
+        );
+      }
+      const { target } = canonical;
+      const path = target.path;
       const decision = options.policy.authorize({
         caller: peer.spiffeId.uri,
         callee: identity.spiffeId,
@@ -89,12 +117,13 @@ export function createMeshServer(options: MeshServerOptions): Server {
         return refuse(
           res,
           mtlsError('mesh_peer_forbidden', `${peer.spiffeId.uri} may not call ${identity.spiffeId}`),
-          req.url,
+          path,
         );
       }
       metrics?.requests.inc({ direction: 'inbound', status: 'allowed' });
-      Promise.resolve(options.handler(req, res, peer)).catch((err) => {
-        if (!res.headersSent) refuse(res, asBulwarkError(err), req.url);
+      req.url = target.url;
+      Promise.resolve(options.handler(req, res, peer, target)).catch((err) => {
+        if (!res.headersSent) refuse(res, asBulwarkError(err), path);
         else res.destroy();
       });
     },
@@ -138,12 +167,9 @@ function handshakeReason(err: NodeJS.ErrnoException): string {
   return 'handshake_failed';
 }
 
-function refuse(
-  res: ServerResponse,
-  error: ReturnType<typeof asBulwarkError>,
-  url: string | undefined,
-): void {
-  const body = JSON.stringify(toProblem(error, (url ?? '/').split('?')[0]));
+/** `instance` is the canonical path when there is one; a raw, refused target is never reflected. */
+function refuse(res: ServerResponse, error: ReturnType<typeof asBulwarkError>, instance?: string): void {
+  const body = JSON.stringify(toProblem(error, instance));
   res.writeHead(error.status, {
     'content-type': 'application/problem+json',
     'cache-control': 'no-store',

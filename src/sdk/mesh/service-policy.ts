@@ -14,6 +14,7 @@ import {
   requestContext,
   uidKey,
 } from '../../core/policy-engine/index.ts';
+import { isCanonicalPath } from '../../core/policy-engine/request-context.ts';
 
 export interface ServiceCall {
   /** Verified SPIFFE ID of the caller. */
@@ -21,6 +22,7 @@ export interface ServiceCall {
   /** SPIFFE ID of the service being called. */
   callee: string;
   method: string;
+  /** The canonical path (see `meshTarget`), which must be the one the request is then served with. */
   path: string;
   sourceIp: string;
   /** Time of the request (ms since the epoch, from the injected clock). */
@@ -49,6 +51,17 @@ export class ServicePolicy {
    * const d = policy.authorize({ caller, callee: identity.spiffeId, method: 'GET', path: '/orders', sourceIp, at: clock.now() });
    */
   authorize(call: ServiceCall, requestId?: string): Decision {
+    // A raw target here (`/x/../admin`) would be matched by the rules as written, then served as another
+    // path: deny rather than decide on it.
+    if (!isCanonicalPath(call.path)) {
+      return {
+        decision: 'deny',
+        policies: [],
+        errors: [{ message: 'the request path is not canonical' }],
+        bundle: this.#engine.bundle?.hash ?? null,
+        cached: false,
+      };
+    }
     // The hot path of every inbound request: skip building entities and the engine's canonical cache
     // key when this exact call was decided under this bundle already.
     const hash = this.#engine.bundle?.hash;

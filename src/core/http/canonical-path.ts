@@ -2,6 +2,7 @@
  * The canonical form of a request target (RFC 3986), computed once: every check and the upstream call use
  * it, so a check can never see one path and the upstream another (the classic "/public/../admin" and
  * "%2e%2e" bypasses). Trusts nothing: the input is the raw request-target bytes from the client.
+ * Shared by the gateway, the sidecar and the mesh SDK so that the edge and every hop agree on what a path is.
  */
 
 export interface PathOptions {

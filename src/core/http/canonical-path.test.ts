@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalTarget, DEFAULT_PATH_OPTIONS, removeDotSegments } from './path.ts';
+import { canonicalTarget, DEFAULT_PATH_OPTIONS, removeDotSegments } from './canonical-path.ts';
 
 const pieces = [
   'a',
