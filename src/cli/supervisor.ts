@@ -39,6 +39,8 @@ export interface ChildState {
   startedAt: number | null;
   /** While restarting: how long the supervisor waits before the next start. */
   restartDelayMs?: number | null;
+  /** Further listeners the child reported by name, e.g. `public` for the gateway. */
+  endpoints?: Record<string, string>;
   lastExit: { code: number | null; signal: string | null } | null;
 }
 
@@ -46,6 +48,8 @@ export interface ChildState {
 export interface ReadyMessage {
   type: 'ready';
   url: string;
+  /** Further listeners by name, e.g. the gateway's public port. */
+  endpoints?: Record<string, string>;
 }
 
 interface Child {
@@ -163,7 +167,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
       proc.on('message', (message: unknown) => {
         if (isReady(message)) {
-          this.#set(child, { status: 'running', url: message.url });
+          this.#set(child, { status: 'running', url: message.url, endpoints: message.endpoints ?? {} });
           this.emit('ready', { ...child.state });
           settle();
         }

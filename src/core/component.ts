@@ -39,6 +39,11 @@ export interface ComponentInstance {
   readiness?: Record<string, ReadinessCheck>;
   /** Called after the listener has drained. */
   close?(): Promise<void>;
+  /**
+   * Further listeners the component runs beside its API, by name (the gateway's public port), asked once
+   * the component is listening; shown by `bulwark up` and `bulwark status`.
+   */
+  endpoints?(): Record<string, string>;
 }
 
 export interface ComponentDefinition {
@@ -55,6 +60,8 @@ export interface ComponentDefinition {
 
 export interface RunningComponent {
   url: string;
+  /** The component's further listeners by name (see {@link ComponentInstance.endpoints}). */
+  endpoints: Record<string, string>;
   service: Service;
   stop(): Promise<void>;
 }
@@ -108,6 +115,7 @@ export async function runComponent(
   let stopped: Promise<void> | undefined;
   return {
     url,
+    endpoints: instance.endpoints?.() ?? {},
     service,
     stop: () => {
       // Drain the listener first, then the component, then its audit events (flushed or spooled).

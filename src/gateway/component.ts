@@ -121,6 +121,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   return {
     routes: adminRoutes({ gateway, routesFile, tokens: config.adminTokens }),
     readiness: { listener: () => gateway.server.listening },
+    endpoints: () => ({ public: url }),
     async close() {
       bundles?.stop();
       feed?.stop();

@@ -24,6 +24,7 @@ describe('bulwark up', () => {
     const home = mkdtempSync(join(tmpdir(), 'bulwark-up-'));
     const env: NodeJS.ProcessEnv = { ...process.env, BULWARK_HOME: home, BULWARK_LOG__LEVEL: 'warn' };
     for (const c of COMPONENTS) env[`BULWARK_COMPONENTS__${c.name.toUpperCase()}__PORT`] = '0';
+    env['BULWARK_COMPONENTS__GATEWAY__PUBLIC_PORT'] = '0';
     const status = (): PlatformStatus => {
       const result = spawnSync(process.execPath, [BIN, 'status', '--json'], { env, encoding: 'utf8' });
       return JSON.parse(result.stdout) as PlatformStatus;
@@ -45,6 +46,9 @@ describe('bulwark up', () => {
         },
       );
       for (const c of COMPONENTS) assert.match(out, new RegExp(`${c.name}\\s+running`));
+      // The gateway's public entry point is listed beside its admin API, in the summary and in status.
+      if (COMPONENTS.some((c) => c.name === 'gateway'))
+        assert.match(out, /public: https:\/\/127\.0\.0\.1:\d+/);
 
       const first = status();
       assert.equal(first.running, true);
@@ -53,6 +57,8 @@ describe('bulwark up', () => {
         COMPONENTS.map((c) => [c.name, 'ready']),
       );
       const pids = first.components.map((c) => c.pid!);
+      const gateway = first.components.find((c) => c.name === 'gateway');
+      if (gateway) assert.match(gateway.endpoints['public'] ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
 
       // Components write security events to the audit component that `up` started: a denied decision at
       // `policy` must be found in `audit`'s log.

@@ -23,7 +23,7 @@ export async function run(name: string, config: BulwarkConfig, out: NodeJS.Writa
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop());
   if (process.send) {
     process.once('disconnect', () => void stop());
-    process.send({ type: 'ready', url: running.url } satisfies ReadyMessage);
+    process.send({ type: 'ready', url: running.url, endpoints: running.endpoints } satisfies ReadyMessage);
   } else {
     out.write(`${name} listening on ${running.url}\n`);
   }

@@ -11,6 +11,8 @@ export interface ComponentStatus {
   url: string | null;
   restarts: number;
   health: 'ready' | 'not_ready' | 'unreachable' | 'unknown';
+  /** Further listeners by name, e.g. the gateway's `public` entry point. */
+  endpoints: Record<string, string>;
 }
 
 export interface PlatformStatus {
@@ -40,6 +42,7 @@ export async function collectStatus(config: BulwarkConfig, timeoutMs = 2000): Pr
           pid: c.pid,
           url: c.url,
           restarts: c.restarts,
+          endpoints: c.endpoints ?? {},
           health: c.url ? await probe(`${c.url}/readyz`, dispatcher) : 'unknown',
         }),
       ),
@@ -75,9 +78,10 @@ export function formatStatus(status: PlatformStatus): string {
   return [
     `Bulwark is running (supervisor pid ${status.supervisorPid}, since ${status.startedAt})`,
     row(['component', 'health', 'process', 'pid', 'restarts', 'url']),
-    ...status.components.map((c) =>
+    ...status.components.flatMap((c) => [
       row([c.name, c.health, c.status, String(c.pid), String(c.restarts), c.url ?? '-']),
-    ),
+      ...Object.entries(c.endpoints).map(([name, url]) => row(['', '', '', '', '', `${name}: ${url}`])),
+    ]),
     '',
   ].join('\n');
 }

@@ -93,9 +93,10 @@ export async function up(
 
 export function summary(children: ChildState[], caFile: string | null): string {
   const width = Math.max(...children.map((c) => c.name.length), 9);
-  const lines = children.map(
-    (c) => `  ${c.name.padEnd(width)}  ${c.status.padEnd(8)}  ${String(c.pid).padEnd(7)}  ${c.url ?? '-'}`,
-  );
+  const lines = children.flatMap((c) => [
+    `  ${c.name.padEnd(width)}  ${c.status.padEnd(8)}  ${String(c.pid).padEnd(7)}  ${c.url ?? '-'}`,
+    ...Object.entries(c.endpoints ?? {}).map(([name, url]) => `  ${''.padEnd(width + 21)}  ${name}: ${url}`),
+  ]);
   return [
     '',
     `  ${'component'.padEnd(width)}  status    pid      url`,
