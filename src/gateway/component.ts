@@ -15,7 +15,8 @@ import {
 import { BundleClient, PolicyEngine, type SourceFile } from '../core/policy-engine/index.ts';
 import { adminRoutes } from './admin/admin-routes.ts';
 import { type FeedCredentials, RevocationFeed } from './auth/revocation-feed.ts';
-import { GATEWAY_CONFIG, gatewayConfig } from './config.ts';
+import type { IntrospectionConfig } from './auth/token-introspection.ts';
+import { GATEWAY_CONFIG, gatewayConfig, type IntrospectionSettings } from './config.ts';
 import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
 import { Gateway } from './gateway.ts';
 import { parseRouteFile, type RouteDocument } from './routes/route-file.ts';
@@ -81,7 +82,9 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   }
   const gateway = new Gateway({
     routes,
-    issuers: config.issuers.map(({ caFile: _ca, ...issuer }) => issuer),
+    issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
+      introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
+    ),
     logger: ctx.logger,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -145,4 +148,15 @@ function readPolicyFiles(paths: readonly string[]): SourceFile[] {
     for (const file of names) files.push({ file, text: readFileSync(file, 'utf8') });
   }
   return files;
+}
+
+function introspectionConfig(s: IntrospectionSettings): IntrospectionConfig {
+  return {
+    endpoint: s.endpoint,
+    clientId: s.clientId,
+    clientSecret: readFileSync(s.clientSecretFile, 'utf8').trim(),
+    ...(s.tokenPrefix !== null ? { tokenPrefix: s.tokenPrefix } : {}),
+    cacheSeconds: s.cacheSeconds,
+    negativeCacheSeconds: s.negativeCacheSeconds,
+  };
 }

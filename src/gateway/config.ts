@@ -4,11 +4,24 @@ import type { PathOptions } from '../core/http/canonical-path.ts';
 import type { ComponentSectionConfig, JsonSchema } from '../core/index.ts';
 import type { IssuerConfig } from './auth/jwt-authenticator.ts';
 
+/** An issuer's introspection settings as configured: the client secret is read from a file. */
+export interface IntrospectionSettings {
+  endpoint: string;
+  clientId: string;
+  clientSecretFile: string;
+  tokenPrefix: string | null;
+  cacheSeconds: number;
+  negativeCacheSeconds: number;
+}
+
 export interface GatewayConfig {
   publicPort: number;
   publicHost: string | null;
   routesFile: string | null;
-  issuers: (IssuerConfig & { caFile: string | null })[];
+  issuers: (Omit<IssuerConfig, 'introspection'> & {
+    caFile: string | null;
+    introspection: IntrospectionSettings | null;
+  })[];
   trustedProxies: string[];
   allowedHosts: string[];
   path: PathOptions;
@@ -117,6 +130,36 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
           type: ['string', 'null'],
           default: null,
           description: 'CA certificate trusted for the issuer (null: the local CA).',
+        },
+        introspection: {
+          type: ['object', 'null'],
+          default: null,
+          description:
+            "RFC 7662 token introspection for this issuer's opaque (non-JWT) access tokens. Null: only JWTs are accepted from it.",
+          additionalProperties: false,
+          required: ['endpoint', 'clientId', 'clientSecretFile'],
+          properties: {
+            endpoint: { type: 'string', pattern: '^https://', description: 'The introspection endpoint.' },
+            clientId: { type: 'string', minLength: 1, description: "The gateway's client id at the issuer." },
+            clientSecretFile: {
+              type: 'string',
+              minLength: 1,
+              description: 'File holding the client secret (client_secret_basic); kept out of the config.',
+            },
+            tokenPrefix: {
+              type: ['string', 'null'],
+              default: null,
+              description:
+                "Only tokens starting with this are sent to this endpoint. Null: every opaque token (set it when several issuers introspect, so no issuer sees the others' tokens).",
+            },
+            cacheSeconds: int(
+              300,
+              1,
+              3600,
+              'Longest an active answer is reused (never past the token `exp`).',
+            ),
+            negativeCacheSeconds: int(10, 0, 300, 'How long an inactive answer is reused.'),
+          },
         },
       },
     },

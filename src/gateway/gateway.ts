@@ -82,7 +82,7 @@ export class Gateway {
     const revocations = new RevocationList(clock);
     const engine = options.engine ?? new PolicyEngine();
     if (options.policies) engine.load({ policies: options.policies });
-    this.#makeLimiter = createLimiterFactory(options.redis, options.rateLimitPrefix);
+    this.#makeLimiter = createLimiterFactory(options.redis, options.rateLimitPrefix, clock);
     const metrics = new GatewayMetrics();
     this.runtime = {
       table: undefined as unknown as RouteTable,

@@ -12,6 +12,12 @@ import type { Clock } from '../../core/index.ts';
 import type { Principal } from '../context.ts';
 import { JwksCache, KeyNotFound } from './jwks-cache.ts';
 import type { RevocationList } from './revocation-list.ts';
+import {
+  type IntrospectionConfig,
+  IntrospectionRefused,
+  looksLikeJwt,
+  TokenIntrospector,
+} from './token-introspection.ts';
 
 export interface IssuerConfig {
   issuer: string;
@@ -23,6 +29,8 @@ export interface IssuerConfig {
   clockSkewSeconds: number;
   rolesClaim: string;
   tenantClaim: string;
+  /** RFC 7662 introspection for this issuer's opaque (non-JWT) tokens; absent: only JWTs. */
+  introspection?: IntrospectionConfig;
 }
 
 export type AuthFailure =
@@ -38,6 +46,8 @@ export type AuthFailure =
   | 'wrong_type'
   | 'missing_claim'
   | 'revoked'
+  | 'inactive'
+  | 'introspection_failed'
   | 'invalid';
 
 export class AuthenticationFailed extends Error {
@@ -66,6 +76,8 @@ export class JwtAuthenticator {
   readonly #clock: Clock;
   readonly #revocations: RevocationList;
   readonly #maxCached: number;
+  /** Present when an issuer configures introspection. */
+  readonly introspector: TokenIntrospector | undefined;
 
   constructor(options: {
     issuers: readonly IssuerConfig[];
@@ -91,6 +103,17 @@ export class JwtAuthenticator {
       });
       this.#issuers.set(config.issuer, { config, jwks });
     }
+    const introspecting = options.issuers.flatMap((i) =>
+      i.introspection ? [{ ...i, introspection: i.introspection }] : [],
+    );
+    this.introspector = introspecting.length
+      ? new TokenIntrospector({
+          issuers: introspecting,
+          clock: options.clock,
+          ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+          maxCached: this.#maxCached,
+        })
+      : undefined;
   }
 
   jwks(issuer: string): JwksCache | undefined {
@@ -99,6 +122,7 @@ export class JwtAuthenticator {
 
   /** Verifies `token` and returns the caller with the token's audiences; throws {@link AuthenticationFailed}. */
   async authenticate(token: string): Promise<{ principal: Principal; audiences: readonly string[] }> {
+    if (this.introspector && !looksLikeJwt(token)) return this.#introspect(this.introspector, token);
     const now = this.#clock.now();
     const digest = createHash('sha256').update(token).digest('base64url');
     const hit = this.#cache.get(digest);
@@ -119,6 +143,21 @@ export class JwtAuthenticator {
     }
     this.#cache.set(digest, verified);
     return verified;
+  }
+
+  async #introspect(introspector: TokenIntrospector, token: string) {
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationFailed('malformed');
+    let found: Awaited<ReturnType<TokenIntrospector['authenticate']>>;
+    try {
+      found = await introspector.authenticate(token);
+    } catch (err) {
+      if (err instanceof IntrospectionRefused) throw new AuthenticationFailed(err.reason);
+      throw err;
+    }
+    // Pushed revocations apply to introspected tokens too (between two introspections of a cached token).
+    if (this.#revocations.isRevoked(found.principal.jti, found.principal.grant))
+      throw new AuthenticationFailed('revoked');
+    return found;
   }
 
   async #verify(token: string, now: number): Promise<CachedToken> {

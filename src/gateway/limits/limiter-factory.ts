@@ -1,45 +1,94 @@
 /**
- * Rate limiters per route rule, on rate-limiter-flexible: in memory by default (per gateway process), or
- * in Redis (one atomic Lua round trip, shared by every gateway) when the rule says `store: redis`. A Redis
- * failure surfaces as {@link StoreUnavailable}, so the stage can apply the rule's fail-open/fail-closed.
+ * Rate limiters per route rule. The rule's `algorithm` (default `fixed-window`) picks the arithmetic
+ * (algorithms.ts); its `store` picks where the counters live: in memory by default (per gateway process),
+ * or in Redis (one atomic Lua round trip, shared by every gateway) when the rule says `store: redis`.
+ * Fixed windows on Redis use rate-limiter-flexible's script; sliding windows and token buckets use ours
+ * (redis-scripts.ts). A Redis failure surfaces as {@link StoreUnavailable}, so the stage can apply the
+ * rule's fail-open/fail-closed.
  */
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { type Clock, systemClock } from '../../core/index.ts';
 import { gatewayError } from '../errors.ts';
 import type { RateLimitSpec } from '../routes/route-file.ts';
 import type { Limiter, LimiterFactory } from '../routes/route-table.ts';
+import type { AlgorithmParams, LimitDecision } from './algorithms.ts';
+import { MemoryLimitStore } from './memory-store.ts';
+import { redisScript } from './redis-scripts.ts';
 
 export class StoreUnavailable extends Error {}
 
-export function createLimiterFactory(redis: Redis | undefined, prefix = 'bulwark:gw'): LimiterFactory {
+export function createLimiterFactory(
+  redis: Redis | undefined,
+  prefix = 'bulwark:gw',
+  clock: Clock = systemClock,
+): LimiterFactory {
   return (routeName: string, index: number, spec: RateLimitSpec): Limiter => {
-    const options = {
+    const algorithm = spec.algorithm ?? 'fixed-window';
+    const params: AlgorithmParams = {
       points: spec.points,
-      duration: spec.durationSeconds,
-      keyPrefix: `${prefix}:${routeName}:${index}`,
+      durationMs: spec.durationSeconds * 1000,
+      capacity: spec.capacity ?? spec.points,
     };
-    let impl: RateLimiterMemory | RateLimiterRedis;
-    if (spec.store === 'redis') {
-      if (!redis) {
-        throw gatewayError(
-          'gateway_route_file_invalid',
-          `route ${routeName}: store redis needs components.gateway.redisUrl`,
-        );
-      }
-      impl = new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true });
+    const limit = algorithm === 'token-bucket' ? params.capacity : spec.points;
+    const keyPrefix = `${prefix}:${routeName}:${index}`;
+    if (spec.store !== 'redis') {
+      const store = new MemoryLimitStore(algorithm, params, clock);
+      return { spec, limit, consume: async (key) => store.consume(key) };
+    }
+    if (!redis) {
+      throw gatewayError(
+        'gateway_route_file_invalid',
+        `route ${routeName}: store redis needs components.gateway.redisUrl`,
+      );
+    }
+    let consume: (key: string) => Promise<LimitDecision>;
+    if (algorithm === 'fixed-window') {
+      const impl = new RateLimiterRedis({
+        points: spec.points,
+        duration: spec.durationSeconds,
+        keyPrefix,
+        storeClient: redis,
+        rejectIfRedisNotReady: true,
+      });
+      consume = async (key) => {
+        try {
+          const res = await impl.consume(key, 1);
+          return {
+            allowed: true,
+            remaining: res.remainingPoints,
+            resetMs: res.msBeforeNext,
+            retryAfterMs: 0,
+          };
+        } catch (err) {
+          if (err instanceof RateLimiterRes) {
+            return {
+              allowed: false,
+              remaining: 0,
+              resetMs: err.msBeforeNext,
+              retryAfterMs: err.msBeforeNext,
+            };
+          }
+          throw err;
+        }
+      };
     } else {
-      impl = new RateLimiterMemory(options);
+      const script = redisScript(redis, algorithm);
+      const args = [params.points, params.durationMs, params.capacity];
+      // The algorithm is part of the key: a rule switched to another algorithm never reads the old layout.
+      consume = (key) => {
+        // Fail fast instead of queueing while Redis is away (as rejectIfRedisNotReady does above).
+        if (redis.status !== 'ready') return Promise.reject(new Error(`redis ${redis.status}`));
+        return script(`${keyPrefix}:${algorithm}:${key}`, args);
+      };
     }
     return {
       spec,
+      limit,
       async consume(key: string) {
         try {
-          const res = await impl.consume(key, 1);
-          return { allowed: true, remaining: res.remainingPoints, resetMs: res.msBeforeNext };
+          return await consume(key);
         } catch (err) {
-          if (err instanceof RateLimiterRes) {
-            return { allowed: false, remaining: 0, resetMs: err.msBeforeNext };
-          }
           throw new StoreUnavailable('rate-limit store unavailable', { cause: err });
         }
       },

@@ -33,6 +33,10 @@ export interface RateLimitSpec {
   by: 'ip' | 'route' | 'subject' | 'client' | 'api-key' | `header:${string}`;
   points: number;
   durationSeconds: number;
+  /** Default `fixed-window`; see limits/algorithms.ts. */
+  algorithm?: 'fixed-window' | 'sliding-window' | 'token-bucket';
+  /** Token bucket only: the bucket size (burst), default `points`; it refills `points` per `durationSeconds`. */
+  capacity?: number;
   store?: 'memory' | 'redis';
   /** With the Redis store: let requests through (true) or refuse them (false) when Redis is down. */
   failOpen?: boolean;
@@ -201,6 +205,8 @@ export const ROUTE_FILE_SCHEMA = {
                 by: { type: 'string', pattern: '^(ip|route|subject|client|api-key|header:[a-z0-9-]+)$' },
                 points: positive,
                 durationSeconds: positive,
+                algorithm: { enum: ['fixed-window', 'sliding-window', 'token-bucket'] },
+                capacity: positive,
                 store: { enum: ['memory', 'redis'] },
                 failOpen: { type: 'boolean' },
               },

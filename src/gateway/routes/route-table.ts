@@ -7,14 +7,17 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { Clock } from '../../core/index.ts';
 import { gatewayError } from '../errors.ts';
+import type { LimitDecision } from '../limits/algorithms.ts';
 import { UpstreamService } from '../upstream/upstream-service.ts';
 import { type CompiledValidation, compileValidation } from '../validation/request-schema.ts';
 import type { ConsumerSpec, CorsSpec, RateLimitSpec, RouteDocument, RouteSpec } from './route-file.ts';
 
 export interface Limiter {
   readonly spec: RateLimitSpec;
+  /** What RateLimit-Limit announces: `points`, or the bucket's capacity for a token bucket. */
+  readonly limit?: number;
   /** Consumes one point for `key`; resolves with the limiter's view after the request. */
-  consume(key: string): Promise<{ allowed: boolean; remaining: number; resetMs: number }>;
+  consume(key: string): Promise<Omit<LimitDecision, 'retryAfterMs'> & { retryAfterMs?: number }>;
 }
 
 export type LimiterFactory = (routeName: string, index: number, spec: RateLimitSpec) => Limiter;

@@ -51,12 +51,14 @@ async function applyRules(ctx: RequestContext, rules: readonly Limiter[]): Promi
         headers: { 'retry-after': '1' },
       });
     }
+    const limit = limiter.limit ?? limiter.spec.points;
     if (!tightest || result.remaining < tightest.remaining) {
-      tightest = { limit: limiter.spec.points, remaining: result.remaining, resetMs: result.resetMs };
+      tightest = { limit, remaining: result.remaining, resetMs: result.resetMs };
     }
     if (!result.allowed) {
-      const seconds = String(Math.max(1, Math.ceil(result.resetMs / 1000)));
-      setRateHeaders(ctx, limiter.spec.points, 0, seconds);
+      // RFC 9110 §10.2.3: Retry-After in whole seconds, rounded up so a client that obeys it is let in.
+      const seconds = String(Math.max(1, Math.ceil((result.retryAfterMs ?? result.resetMs) / 1000)));
+      setRateHeaders(ctx, limit, 0, seconds);
       throw gatewayError('gateway_rate_limited', 'rate limit exceeded', {
         headers: { 'retry-after': seconds },
       });
