@@ -131,11 +131,15 @@ try {
 
   // 1. Latency of one hop at a fixed rate.
   const loadBefore = loadavg();
-  // Each measured window right after its own 2 s warm-up at the same rate (connections open, code hot).
-  await fixedRate(`http://127.0.0.1:${app[1]}/`, RATE, 2);
-  const base = await fixedRate(`http://127.0.0.1:${app[1]}/`, RATE, SECONDS);
-  await fixedRate(`http://127.0.0.1:${outbound}/`, RATE, 2);
-  const mesh = await fixedRate(`http://127.0.0.1:${outbound}/`, RATE, SECONDS);
+  // Each measured window right after its own 2 s warm-up at the same rate, on the same connections (open,
+  // code hot).
+  const base = await fixedRate(`http://127.0.0.1:${app[1]}/`, RATE, SECONDS, 16, 2);
+  const mesh = await fixedRate(`http://127.0.0.1:${outbound}/`, RATE, SECONDS, 16, 2);
+  // Control: two bare Node HTTP proxies, each its own process, where the sidecars stand (no TLS, no policy).
+  const proxyPort = async (upstream: number) =>
+    Number(/proxy=(\d+)/.exec(await start(['bench/mesh/plain-proxy.ts', String(upstream)], env))![1]);
+  const chain = await proxyPort(await proxyPort(Number(app[1])));
+  const proxies = await fixedRate(`http://127.0.0.1:${chain}/`, RATE, SECONDS, 16, 2);
   console.log(
     `machine load average before the run: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} (2 cores, shared)`,
   );
@@ -147,7 +151,13 @@ try {
     `  through both sidecars    p50 ${ms(mesh.p50)}  p99 ${ms(mesh.p99)}  failed ${mesh.failed}/${mesh.sent}`,
   );
   console.log(
+    `  two bare Node proxies    p50 ${ms(proxies.p50)}  p99 ${ms(proxies.p99)}  failed ${proxies.failed}/${proxies.sent}  (control: two relaying processes, no TLS/policy)`,
+  );
+  console.log(
     `  added                    p50 ${ms(mesh.p50 - base.p50)}  p99 ${ms(mesh.p99 - base.p99)}  (goal: p99 <= 1 ms)`,
+  );
+  console.log(
+    `  added by the bare proxies p50 ${ms(proxies.p50 - base.p50)}  p99 ${ms(proxies.p99 - base.p99)}`,
   );
   console.log(
     `  ratio mesh/plain         p50 ${(mesh.p50 / base.p50).toFixed(2)}x  p99 ${(mesh.p99 / base.p99).toFixed(2)}x`,

@@ -17,9 +17,19 @@ export async function fixedRate(
   ratePerSecond: number,
   seconds: number,
   connections = 16,
+  warmupSeconds = 0,
 ): Promise<LoadResult> {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  // The warm-up runs on the same pool, so the measured window starts with its connections open (a new pool
+  // per window would open 16 connections in its first milliseconds, a burst the steady state never sees).
+  if (warmupSeconds > 0) await run(pool, target.pathname, ratePerSecond, warmupSeconds);
+  const result = await run(pool, target.pathname, ratePerSecond, seconds);
+  await pool.close();
+  return result;
+}
+
+async function run(pool: Pool, path: string, ratePerSecond: number, seconds: number): Promise<LoadResult> {
   const latencies: number[] = [];
   let failed = 0;
   const total = ratePerSecond * seconds;
@@ -34,7 +44,7 @@ export async function fixedRate(
       sent++;
       inflight.push(
         pool
-          .request({ path: target.pathname, method: 'GET' })
+          .request({ path, method: 'GET' })
           .then(async (res) => {
             await res.body.dump();
             if (res.statusCode !== 200) failed++;
@@ -48,7 +58,6 @@ export async function fixedRate(
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inflight);
-  await pool.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
