@@ -19,11 +19,12 @@ import {
   type Store,
 } from '../../src/core/index.ts';
 import { AuthorityClient } from '../../src/sdk/mesh/authority-client.ts';
+import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: test responses are read loosely, each test asserts the shape it needs
 type Json = any;
 
-export const PG_URL = 'postgres://root@127.0.0.1:5432/test';
+export { PG_URL };
 
 export interface TestAuthority {
   url: string;

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { StorageConfig } from '../../src/core/config/types.ts';
 import { type Migration, openStore, type StorageError, type Store } from '../../src/core/index.ts';
+import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
-export const PG_URL = process.env['BULWARK_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
+
 const home = mkdtempSync(join(tmpdir(), 'bulwark-storage-'));
 
 const engines: Record<string, StorageConfig> = {

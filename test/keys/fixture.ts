@@ -22,8 +22,9 @@ import {
   runComponent,
 } from '../../src/core/index.ts';
 import { createKeysComponent, type KeysOverrides } from '../../src/keys/index.ts';
+import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
-export const PG_URL = process.env['BULWARK_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 export const ADMIN = 'spiffe://bulwark.test/ops/admin';
 export const ENGINES = ['sqlite', 'postgres'] as const;
 export type EngineName = (typeof ENGINES)[number];

@@ -14,8 +14,9 @@ import {
   runComponent,
 } from '../../src/core/index.ts';
 import { policyComponent } from '../../src/policy/index.ts';
+import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
-export const PG_URL = process.env['BULWARK_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 
 export interface Harness {
   url: string;
