@@ -4,20 +4,7 @@
  * own, so no caller can present an identity it has not proven with its certificate.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-
-// RFC 9110 §7.6.1 and the connection-specific fields of RFC 9113 §8.2.2.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
+import { connectionOptions, HOP_BY_HOP_HEADERS } from '../core/http/hop-by-hop.ts';
 
 const canonical = (name: string) => {
   const lower = name.toLowerCase();
@@ -33,11 +20,12 @@ export function forwardHeaders(
   headers: IncomingHttpHeaders,
   remove: readonly string[] = [],
 ): OutgoingHttpHeaders {
-  const named = String(headers.connection ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter(Boolean);
-  const drop = new Set([...HOP_BY_HOP, ...named]);
+  // Host is set by the client of the next hop, not copied from this one.
+  const drop = new Set([
+    ...HOP_BY_HOP_HEADERS,
+    'host',
+    ...connectionOptions(String(headers.connection ?? '')),
+  ]);
   const removed = new Set(remove.map(canonical));
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {

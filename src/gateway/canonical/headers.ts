@@ -4,6 +4,8 @@
  * NUL/CR/LF in values, CL+TE together and oversize header blocks; see `server.ts`).
  */
 
+import { connectionOptions, HOP_BY_HOP_HEADERS } from '../../core/http/hop-by-hop.ts';
+
 export type HeaderRejection =
   | 'duplicate_content_length'
   | 'duplicate_transfer_encoding'
@@ -14,19 +16,6 @@ export type HeaderRejection =
   | 'host_missing'
   | 'host_repeated'
   | 'host_malformed';
-
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still meet. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /** Fields the gateway sets itself upstream: a client copy is always dropped (identity spoofing). */
 export const IDENTITY_HEADER_PREFIX = 'x-bulwark-';
@@ -122,16 +111,11 @@ export function inspectHeaders(
   const bare = (port > lowerHost.lastIndexOf(']') ? lowerHost.slice(0, port) : lowerHost).replace(/\.$/, '');
 
   // RFC 9110 §7.6.1: fields named in Connection are hop-by-hop too, whatever they are called.
-  const named = new Set<string>();
-  let close = false;
-  for (const token of connection.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t === 'close') close = true;
-    if (t) named.add(t);
-  }
+  const named = connectionOptions(connection);
+  const close = named.has('close');
   const forward: Record<string, string> = {};
   for (const name in all) {
-    if (HOP_BY_HOP.has(name) || named.has(name) || REWRITTEN.has(name)) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || named.has(name) || REWRITTEN.has(name)) continue;
     if (name.startsWith(IDENTITY_HEADER_PREFIX)) continue;
     forward[name] = all[name] as string;
   }
