@@ -147,7 +147,3 @@ export class StorageError extends BulwarkError<StorageErrorCode> {
     this.name = 'StorageError';
   }
 }
-
-export function isBulwarkError(value: unknown): value is BulwarkError {
-  return value instanceof BulwarkError;
-}

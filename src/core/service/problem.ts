@@ -2,7 +2,7 @@
  * RFC 9457 problem details. Every error a Bulwark API returns goes through {@link toProblem}: known errors
  * keep their stable `code`; anything else becomes a 500 `internal` whose body reveals nothing.
  */
-import { BulwarkError, coreError, type ErrorCode } from '../errors.ts';
+import { BulwarkError, coreError, ERROR_CATALOG, type ErrorCode } from '../errors.ts';
 
 /** Where each code's row lives: `docs/<doc>.md#<code>`. */
 export const PROBLEM_TYPE_BASE = 'https://bulwark.dev/docs/';
@@ -54,15 +54,13 @@ export function asBulwarkError(err: unknown): BulwarkError {
     const details = Array.isArray(e.validation)
       ? { errors: e.validation.map(describeValidation) }
       : undefined;
-    return coreError(code, typeof e.message === 'string' ? e.message : ERROR_TITLE(code), {
+    return coreError(code, typeof e.message === 'string' ? e.message : ERROR_CATALOG[code].title, {
       cause: err,
       details,
     });
   }
   return coreError('internal', 'internal error', { cause: err });
 }
-
-const ERROR_TITLE = (code: ErrorCode) => coreError(code, '').title;
 
 function describeValidation(v: unknown): { path: string; message: string } {
   const item = v as { instancePath?: string; message?: string; params?: { missingProperty?: string } };
