@@ -19,9 +19,9 @@ import { KeySeal } from '../../src/authority/ca/key-seal.ts';
 import { adminTokenPath } from '../../src/authority/index.ts';
 import { AUTHORITY_MIGRATIONS } from '../../src/authority/store/migrations.ts';
 import { openStore, type Store, systemClock } from '../../src/core/index.ts';
+import { AuthorityClient } from '../../src/core/mtls/authority-client.ts';
+import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { SqliteStore } from '../../src/core/storage/index.ts';
-import { AuthorityClient } from '../../src/sdk/mesh/authority-client.ts';
-import { createWorkloadKey } from '../../src/sdk/mesh/workload-key.ts';
 import { MESH_POLICY } from '../../test/sdk/mesh-fixtures.ts';
 import { fixedRate } from './load.ts';
 

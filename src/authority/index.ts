@@ -4,16 +4,20 @@
  * overlapping bundles, revokes workloads and keeps the service registry.
  */
 import { join } from 'node:path';
-import type { Server } from 'node:tls';
-import type { ComponentContext, ComponentDefinition, ComponentInstance } from '../core/index.ts';
+import {
+  type ComponentContext,
+  type ComponentDefinition,
+  type ComponentInstance,
+  serverHosts,
+} from '../core/index.ts';
 import { adminRoutes } from './api/admin-routes.ts';
 import { CallerResolver, ensureAdminToken } from './api/caller.ts';
 import type { AuthorityContext } from './api/context.ts';
 import { discoveryRoutes } from './api/discovery-routes.ts';
-import { trustClientCertificates } from './api/listener-trust.ts';
 import { svidRoutes } from './api/svid-routes.ts';
 import { CertificateAuthority } from './ca/certificate-authority.ts';
 import { KeySeal } from './ca/key-seal.ts';
+import { startOwnSvid } from './ca/own-svid.ts';
 import { AUTHORITY_CONFIG, authorityConfig } from './config.ts';
 import { AUTHORITY_ERRORS } from './errors.ts';
 import { createAuthorityMetrics } from './metrics.ts';
@@ -36,6 +40,9 @@ export const authorityComponent: ComponentDefinition = {
   defaultPort: 7305,
   configProperties: AUTHORITY_CONFIG,
   errors: AUTHORITY_ERRORS,
+  // Every route decides itself: attestation takes a join token, admin routes the admin token or an admin
+  // SVID, workload routes an SVID checked against the authority's own revocation records.
+  publicPaths: ['/'],
   create: createAuthority,
 };
 
@@ -57,7 +64,16 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
     });
     await ca.init();
     const revocations = new Revocations(store, context.clock);
-    let server: Server | undefined;
+    const own = context.config.server.tls.enabled
+      ? await startOwnSvid({
+          ca,
+          trustDomain: config.trustDomain,
+          hosts: serverHosts(context.config),
+          clock: context.clock,
+          minVersion: context.config.server.tls.minVersion,
+          onError: (err) => context.logger.warn({ err: err as Error }, 'renewing the authority SVID failed'),
+        })
+      : undefined;
     const ctx: AuthorityContext = {
       config,
       ca,
@@ -75,26 +91,21 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
       clock: context.clock,
       logger: context.logger,
       onBundleChange: async () => {
-        if (server)
-          await trustClientCertificates(
-            server,
-            context.config,
-            (await ca.trustedRoots()).map((r) => r.pem),
-          );
+        await own?.refreshBundle();
       },
     };
     return {
       routes: async (app) => {
-        if (context.config.server.tls.enabled) {
-          server = app.server as unknown as Server;
-          await ctx.onBundleChange();
-        }
         await app.register(svidRoutes(ctx));
         await app.register(adminRoutes(ctx));
         await app.register(discoveryRoutes(ctx));
       },
       readiness: { storage: async () => (await store.query('SELECT 1 AS ok')).length === 1 },
-      close: () => store.close(),
+      ...(own ? { identity: own } : {}),
+      close: async () => {
+        own?.close();
+        await store.close();
+      },
     };
   } catch (err) {
     await store.close();

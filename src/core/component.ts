@@ -15,6 +15,8 @@ import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
 import type { ErrorCatalog } from './errors.ts';
 import { createLogger, type Logger } from './log/index.ts';
+import { type ComponentMesh, joinComponentMesh, takeJoinToken } from './mtls/component-mesh.ts';
+import type { ServingIdentity } from './service/mtls-gate.ts';
 import { type ReadinessCheck, Service } from './service/service.ts';
 import { openStore, type Store } from './storage/index.ts';
 
@@ -32,6 +34,11 @@ export interface ComponentContext {
   openStore(): Store;
   /** Where the component writes its security events. */
   audit: AuditSink;
+  /**
+   * The component's membership of the mesh when it joined (under `bulwark up`): its SVID, and mTLS
+   * dispatchers to call the other components by name. Undefined when it runs alone on the local CA.
+   */
+  mesh?: ComponentMesh;
 }
 
 export interface ComponentInstance {
@@ -44,6 +51,11 @@ export interface ComponentInstance {
    * the component is listening; shown by `bulwark up` and `bulwark status`.
    */
   endpoints?(): Record<string, string>;
+  /**
+   * The SVID the listener serves when the component did not join through a join token: `authority`
+   * issues its own, being the CA.
+   */
+  identity?: ServingIdentity;
 }
 
 export interface ComponentDefinition {
@@ -55,6 +67,11 @@ export interface ComponentDefinition {
   configProperties: Record<string, JsonSchema>;
   /** The component's error catalog; each code must have a row in `docs/<name>.md` (a test checks). */
   errors?: ErrorCatalog;
+  /**
+   * Route prefixes callers may reach without an SVID when the component serves mTLS (identity's OpenID
+   * Connect pages, for browsers). `/healthz` and `/readyz` always are.
+   */
+  publicPaths?: readonly string[];
   create(context: ComponentContext): Promise<ComponentInstance>;
 }
 
@@ -63,6 +80,8 @@ export interface RunningComponent {
   /** The component's further listeners by name (see {@link ComponentInstance.endpoints}). */
   endpoints: Record<string, string>;
   service: Service;
+  /** The component's mesh membership, when it joined. */
+  mesh?: ComponentMesh;
   stop(): Promise<void>;
 }
 
@@ -76,7 +95,7 @@ export interface RunningComponent {
 export async function runComponent(
   definition: ComponentDefinition,
   config: BulwarkConfig,
-  options: { logger?: Logger; clock?: Clock; port?: number; audit?: AuditSink } = {},
+  options: { logger?: Logger; clock?: Clock; port?: number; audit?: AuditSink; joinToken?: string } = {},
 ): Promise<RunningComponent> {
   const section = config.components[definition.name] ?? { enabled: true, port: definition.defaultPort };
   const logger =
@@ -87,6 +106,10 @@ export async function runComponent(
       redactKeys: config.log.redactKeys,
       maskFields: config.log.maskFields,
     });
+  const joinToken = options.joinToken ?? takeJoinToken();
+  // Joined before anything else: the component's audit client and its calls to other components need it.
+  const mesh =
+    config.mesh.authorityUrl && joinToken ? await joinComponentMesh(config, joinToken, logger) : undefined;
   const context: ComponentContext = {
     name: definition.name,
     config,
@@ -94,9 +117,17 @@ export async function runComponent(
     logger,
     clock: options.clock ?? systemClock,
     openStore: () => openStore(config.storage, { home: config.home, namespace: definition.name }),
-    audit: options.audit ?? componentAuditClient(definition.name, config, logger),
+    audit: options.audit ?? componentAuditClient(definition.name, config, logger, undefined, mesh),
+    ...(mesh ? { mesh } : {}),
   };
-  const instance = await definition.create(context);
+  let instance: ComponentInstance;
+  try {
+    instance = await definition.create(context);
+  } catch (err) {
+    await mesh?.close();
+    throw err;
+  }
+  const serving = mesh ?? instance.identity;
   const service = new Service({
     name: definition.name,
     config,
@@ -104,12 +135,21 @@ export async function runComponent(
     port: options.port ?? section.port,
     ...(instance.routes ? { routes: instance.routes } : {}),
     ...(instance.readiness ? { readiness: instance.readiness } : {}),
+    ...(serving
+      ? {
+          mtls: {
+            identity: serving,
+            ...(definition.publicPaths ? { publicPaths: definition.publicPaths } : {}),
+          },
+        }
+      : {}),
   });
   let url: string;
   try {
     url = await service.start();
   } catch (err) {
     await instance.close?.();
+    await mesh?.close();
     throw err;
   }
   let stopped: Promise<void> | undefined;
@@ -117,12 +157,14 @@ export async function runComponent(
     url,
     endpoints: instance.endpoints?.() ?? {},
     service,
+    ...(mesh ? { mesh } : {}),
     stop: () => {
       // Drain the listener first, then the component, then its audit events (flushed or spooled).
       stopped ??= service
         .stop()
         .finally(() => instance.close?.())
-        .finally(() => (options.audit ? undefined : context.audit.close()));
+        .finally(() => (options.audit ? undefined : context.audit.close()))
+        .finally(() => mesh?.close());
       return stopped;
     },
   };
@@ -141,9 +183,10 @@ export function componentAuditClient(
   config: BulwarkConfig,
   logger: Logger,
   url?: string,
+  mesh?: ComponentMesh,
 ): AuditSink {
   const { server, auditClient, home } = config;
-  const scheme = server.tls.enabled ? 'https' : 'http';
+  const scheme = server.tls.enabled || mesh ? 'https' : 'http';
   const target =
     url ??
     auditClient.url ??
@@ -151,7 +194,11 @@ export function componentAuditClient(
   const caFile = server.tls.caFile ?? join(home, 'tls', 'ca.crt');
   return createAuditClient({
     url: target,
-    ...(server.tls.enabled && existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    ...(mesh
+      ? { dispatcher: mesh.dispatcher('audit') }
+      : server.tls.enabled && existsSync(caFile)
+        ? { ca: readFileSync(caFile, 'utf8') }
+        : {}),
     spoolDirectory: join(home, 'spool'),
     name,
     batchSize: auditClient.batchSize,

@@ -50,6 +50,14 @@ export {
   type Redactor,
   redactText,
 } from './log/index.ts';
+export {
+  authorityCaFile,
+  type ComponentMesh,
+  JOIN_TOKEN_ENV,
+  joinComponentMesh,
+  serverHosts,
+} from './mtls/component-mesh.ts';
+export { callerOf, type ServiceMtls, type ServingIdentity } from './service/mtls-gate.ts';
 export { asBulwarkError, type Problem, toProblem } from './service/problem.ts';
 export { type ReadinessCheck, Service, type ServiceOptions } from './service/service.ts';
 export {

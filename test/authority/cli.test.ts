@@ -84,7 +84,7 @@ describe('mesh CLI', () => {
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
       // A frontend SVID, then curl with the sidecar's key pinned.
       const client = authority.client();
-      const { createWorkloadKey } = await import('../../src/sdk/mesh/workload-key.ts');
+      const { createWorkloadKey } = await import('../../src/core/mtls/workload-key.ts');
       const key = await createWorkloadKey();
       const svid = await client.attest(await authority.joinToken('frontend'), key.csrPem);
       await client.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { RotatingCredentials } from '../../src/core/mtls/index.ts';
-import { createWorkloadKey } from '../../src/sdk/mesh/workload-key.ts';
+import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority } from './fixtures.ts';
 
 describe('authority replicas on PostgreSQL', () => {

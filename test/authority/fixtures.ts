@@ -18,7 +18,7 @@ import {
   runComponent,
   type Store,
 } from '../../src/core/index.ts';
-import { AuthorityClient } from '../../src/sdk/mesh/authority-client.ts';
+import { AuthorityClient } from '../../src/core/mtls/authority-client.ts';
 import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: test responses are read loosely, each test asserts the shape it needs

@@ -6,9 +6,9 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { SvidResponse } from '../../src/core/mtls/authority-client.ts';
 import { RotatingCredentials } from '../../src/core/mtls/index.ts';
-import type { SvidResponse } from '../../src/sdk/mesh/authority-client.ts';
-import { createWorkloadKey, type WorkloadKey } from '../../src/sdk/mesh/workload-key.ts';
+import { createWorkloadKey, type WorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority, type TestAuthority, withLatency } from './fixtures.ts';
 
 const credentialsOf = (svid: SvidResponse, key: WorkloadKey) =>

@@ -2,15 +2,17 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { Agent, request } from 'undici';
 import { openStore } from '../../src/core/index.ts';
 import { RotatingCredentials } from '../../src/core/mtls/index.ts';
-import { createWorkloadKey } from '../../src/sdk/mesh/workload-key.ts';
+import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority, type TestAuthority } from './fixtures.ts';
 
 for (const engine of ['sqlite', 'postgres'] as const) {
@@ -70,6 +72,60 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.match(out, /OK/);
       assert.ok(
         authority.audit.events.some((e) => e.action === 'authority.svid.attest' && e.outcome === 'success'),
+      );
+    });
+
+    it('adds the host names a join token grants as DNS / IP SANs, keeps them on renewal, refuses bad ones', async () => {
+      const { json } = await authority.admin('POST', '/v1/join-tokens', {
+        service: 'web',
+        hosts: ['127.0.0.1', 'localhost', '::1'],
+      });
+      const client = authority.client();
+      const key = await createWorkloadKey();
+      const svid = await client.attest(json.token, key.csrPem);
+      const names = (pem: string) =>
+        new x509.X509Certificate(pem)
+          .getExtension(x509.SubjectAlternativeNameExtension)!
+          .names.items.map((n) => [n.type, n.value]);
+      const expected = [
+        ['url', 'spiffe://bulwark.local/service/web'],
+        ['ip', '127.0.0.1'],
+        ['dns', 'localhost'],
+        ['ip', '::1'],
+      ];
+      assert.deepEqual(names(svid.certChain), expected);
+      // The renewed SVID carries the same names: they come from the SVID the caller proves it holds.
+      client.useCredentials(
+        new RotatingCredentials({
+          spiffeId: svid.spiffeId,
+          certChain: svid.certChain,
+          key: key.privateKeyPem,
+          bundle: svid.bundle,
+          notBefore: Date.parse(svid.notBefore),
+          notAfter: Date.parse(svid.notAfter),
+        }),
+      );
+      const renewed = await client.renew((await createWorkloadKey()).csrPem);
+      assert.deepEqual(names(renewed.certChain), expected);
+      await client.close();
+      for (const hosts of [['*.example.com'], ['bad host'], [':::'], ['a'.repeat(300)]]) {
+        const refused = await authority.admin('POST', '/v1/join-tokens', { service: 'web', hosts });
+        assert.equal(refused.status, 400, JSON.stringify(hosts));
+      }
+    });
+
+    it('serves its own SVID, with the host names it listens on', async () => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port: Number(new URL(authority.url).port),
+        ca: authority.ca,
+      });
+      await once(socket, 'secureConnect');
+      const cert = socket.getPeerCertificate();
+      socket.destroy();
+      assert.match(
+        cert.subjectaltname ?? '',
+        /^URI:spiffe:\/\/bulwark\.local\/service\/authority, IP Address:127\.0\.0\.1, DNS:localhost/,
       );
     });
 

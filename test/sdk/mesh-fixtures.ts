@@ -1,9 +1,9 @@
 /** Workloads joined to a real authority, and a service-to-service policy, for the SDK and sidecar tests. */
 import { request as httpsRequest } from 'node:https';
 import { svidContextOptions } from '../../src/core/mtls/index.ts';
+import { WorkloadIdentity } from '../../src/core/mtls/workload-identity.ts';
 import { type Decision, PolicyEngine } from '../../src/core/policy-engine/index.ts';
 import { type ServiceCall, ServicePolicy } from '../../src/sdk/mesh/service-policy.ts';
-import { WorkloadIdentity } from '../../src/sdk/mesh/workload-identity.ts';
 import type { TestAuthority } from '../authority/fixtures.ts';
 
 export const TD = 'bulwark.local';

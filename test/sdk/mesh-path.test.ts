@@ -9,8 +9,8 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '../../src/core/index.ts';
+import type { WorkloadIdentity } from '../../src/core/mtls/workload-identity.ts';
 import { createMeshServer, type DecidedTarget } from '../../src/sdk/mesh/index.ts';
-import type { WorkloadIdentity } from '../../src/sdk/mesh/workload-identity.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
 import {
   ADMIN_ATTACKS,

@@ -4,10 +4,10 @@ import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '../../src/core/index.ts';
+import type { WorkloadIdentity } from '../../src/core/mtls/workload-identity.ts';
 import { MeshClient } from '../../src/sdk/mesh/mesh-client.ts';
 import { createMeshMetrics } from '../../src/sdk/mesh/mesh-metrics.ts';
 import { createMeshServer } from '../../src/sdk/mesh/mesh-server.ts';
-import type { WorkloadIdentity } from '../../src/sdk/mesh/workload-identity.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
 import { joinWorkload, meshPolicy, sid } from './mesh-fixtures.ts';
 

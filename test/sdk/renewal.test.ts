@@ -1,7 +1,7 @@
 /** Automatic SVID renewal by WorkloadIdentity against a real authority. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkloadIdentity } from '../../src/sdk/mesh/workload-identity.ts';
+import { WorkloadIdentity } from '../../src/core/mtls/workload-identity.ts';
 import { startAuthority } from '../authority/fixtures.ts';
 
 describe('automatic SVID renewal', () => {

@@ -8,7 +8,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { createWorkloadKey } from '../../src/sdk/mesh/workload-key.ts';
+import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
 import { MESH_POLICY, sid } from '../sdk/mesh-fixtures.ts';
 import { type ForgedFiles, foreignRootSigner, forgeLeaf, localRootSigner, writePair } from './cert-forge.ts';

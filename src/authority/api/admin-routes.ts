@@ -2,13 +2,22 @@
  * Operator API: join tokens (`bulwark authority join-token SERVICE`), revocation of a workload, and the
  * steps of a CA rotation. Callers hold the admin token or an SVID listed in `adminSpiffeIds`.
  */
+
+import { isIP } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { BulwarkError } from '../../core/index.ts';
+import { BulwarkError, coreError } from '../../core/index.ts';
 import { serviceSpiffeId } from '../../core/mtls/index.ts';
 import type { RotationPhase } from '../ca/certificate-authority.ts';
 import type { AuthorityContext } from './context.ts';
 
 const SERVICE_NAME = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' } as const;
+/** A DNS name (letters, digits, hyphens; no wildcard), an IPv4 address, or an IPv6 address in hex form. */
+const HOST = {
+  type: 'string',
+  maxLength: 253,
+  pattern:
+    '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|(?=[0-9A-Fa-f:]*:)[0-9A-Fa-f:]{2,39})$',
+} as const;
 
 export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
   const admin = async (req: FastifyRequest, action: string) => {
@@ -30,7 +39,7 @@ export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.post<{ Body: { service: string; ttlSeconds?: number } }>(
+    app.post<{ Body: { service: string; ttlSeconds?: number; hosts?: string[] } }>(
       '/v1/join-tokens',
       {
         schema: {
@@ -41,15 +50,27 @@ export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
             properties: {
               service: SERVICE_NAME,
               ttlSeconds: { type: 'integer', minimum: 10, maximum: 604800 },
+              // Host names and IP addresses the workload serves on, added to its SVID as DNS / IP SANs.
+              hosts: { type: 'array', maxItems: 8, uniqueItems: true, items: HOST },
             },
           },
         },
       },
       async (req, reply) => {
         const caller = await admin(req, 'authority.join_token.create');
+        const badHost = req.body.hosts?.find((h) => h.includes(':') && isIP(h) !== 6);
+        if (badHost !== undefined) {
+          throw coreError(
+            'invalid_request',
+            'hosts holds a value that is neither a DNS name nor an IP address',
+            {
+              details: { field: 'hosts' },
+            },
+          );
+        }
         const spiffeId = serviceSpiffeId(ctx.config.trustDomain, req.body.service);
         const ttl = (req.body.ttlSeconds ?? ctx.config.joinTokenTtlSeconds) * 1000;
-        const grant = await ctx.joinTokens.create(req.body.service, spiffeId, ttl);
+        const grant = await ctx.joinTokens.create(req.body.service, spiffeId, ttl, req.body.hosts ?? []);
         const actor = {
           type: caller.kind === 'admin' && caller.id.startsWith('spiffe://') ? 'service' : 'system',
           id: caller.kind === 'admin' ? caller.id : 'unknown',

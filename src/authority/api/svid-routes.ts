@@ -3,6 +3,7 @@
  * mTLS with the current SVID (`POST /v1/svids`), the trust bundle (`GET /v1/bundle`) and the revocation
  * feed (`GET /v1/revocations`). Every refusal is audited and counted by reason.
  */
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { BulwarkError } from '../../core/index.ts';
 import { toSpiffeBundle } from '../ca/spiffe-bundle.ts';
@@ -31,10 +32,11 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
     csr: string,
     kind: 'attest' | 'renew',
     req: FastifyRequest,
+    hosts: readonly string[],
     presentedSerial?: string,
   ) => {
     const started = performance.now();
-    const issued = await ctx.ca.issue(spiffeId, csr, presentedSerial);
+    const issued = await ctx.ca.issue(spiffeId, csr, presentedSerial, hosts);
     ctx.metrics.issueSeconds.observe((performance.now() - started) / 1000);
     ctx.metrics.issued.inc({ kind });
     ctx.metrics.svidExpiry.set({ spiffe_id: spiffeId }, Math.floor(issued.notAfter / 1000));
@@ -78,14 +80,14 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
         },
       },
       async (req) => {
-        let grant: { spiffeId: string };
+        let grant: { spiffeId: string; hosts: string[] };
         try {
           grant = await ctx.joinTokens.redeem(req.body.joinToken);
         } catch (err) {
           return denied(req, 'authority.svid.attest', 'unknown', err);
         }
         try {
-          return await issue(grant.spiffeId, req.body.csr, 'attest', req);
+          return await issue(grant.spiffeId, req.body.csr, 'attest', req, grant.hosts);
         } catch (err) {
           return denied(req, 'authority.svid.attest', grant.spiffeId, err);
         }
@@ -105,7 +107,9 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
           const peer = await ctx.callers.workload(req);
           spiffeId = peer.spiffeId.uri;
           // The serial is checked again when the new SVID is recorded: it may be revoked in between.
-          return await issue(spiffeId, req.body.csr, 'renew', req, peer.serial);
+          // A renewal keeps the host names the join token granted: they are in the SVID being renewed.
+          const hosts = hostsOf((req.raw.socket as TLSSocket).getPeerCertificate());
+          return await issue(spiffeId, req.body.csr, 'renew', req, hosts, peer.serial);
         } catch (err) {
           return denied(req, 'authority.svid.renew', spiffeId, err);
         }
@@ -148,4 +152,12 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
       return ctx.metrics.registry.metrics();
     });
   };
+}
+
+/** The DNS and IP SANs of a certificate, in their textual form. */
+function hostsOf(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '')
+    .split(', ')
+    .map((name) => /^(?:DNS|IP Address):(.+)$/.exec(name)?.[1])
+    .filter((host): host is string => host !== undefined);
 }

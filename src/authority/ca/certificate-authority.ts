@@ -103,7 +103,12 @@ export class CertificateAuthority {
    * renewal, `presentedSerial` is the serial of the SVID the caller authenticated with. Throws
    * `authority_svid_refused` when the identity or that SVID is revoked by the time the SVID is recorded.
    */
-  async issue(spiffeId: string, csrPem: string, presentedSerial?: string): Promise<IssuedSvid> {
+  async issue(
+    spiffeId: string,
+    csrPem: string,
+    presentedSerial?: string,
+    hosts: readonly string[] = [],
+  ): Promise<IssuedSvid> {
     const spki = publicKeyFromCsr(csrPem);
     const issuer = await this.#currentIssuer();
     const serial = randomSerial(this.#random);
@@ -119,6 +124,7 @@ export class CertificateAuthority {
       serial,
       notBefore: new Date(notBefore),
       notAfter: new Date(notAfter),
+      hosts,
     });
     const { store } = this.#o;
     // Checked and recorded atomically under the identity's lock, which revocation also takes: a revocation

@@ -3,9 +3,10 @@
  * authority's hot path; a general ASN.1 object model spends ~3 ms building and re-parsing each
  * certificate, this a fraction of a millisecond. The profile is X509-SVID.md's: exactly one URI SAN,
  * CA:FALSE, digitalSignature (critical), serverAuth + clientAuth. Every field is fixed here; only the key,
- * SPIFFE ID, serial and validity vary. Tests check the result with OpenSSL, @peculiar/x509 and TLS peers.
+ * SPIFFE ID, serial, validity and optional host SANs vary. Tests check the result with OpenSSL, @peculiar/x509 and TLS peers.
  */
 import { createHash, type KeyObject, sign } from 'node:crypto';
+import { isIP } from 'node:net';
 import { encodeOid, encodeTlv, readChildren, readTlv } from '../../core/mtls/der.ts';
 
 const SEQUENCE = 0x30;
@@ -78,6 +79,36 @@ export interface SvidRequest {
   serial: string;
   notBefore: Date;
   notAfter: Date;
+  /**
+   * DNS names and IP addresses (textual) to add as further SANs, for a workload that also serves
+   * clients that check host names (browsers, curl). X509-SVID.md §2 allows other SAN types beside the
+   * one URI SAN.
+   */
+  hosts?: readonly string[];
+}
+
+/** GeneralName entries for the SAN extension: the SPIFFE ID, then each host (RFC 5280 §4.2.1.6). */
+function subjectAltNames(spiffeId: string, hosts: readonly string[]): Buffer {
+  const names = [encodeTlv(0x86, Buffer.from(spiffeId, 'ascii'))];
+  for (const host of hosts) {
+    const ip = ipBytes(host);
+    names.push(ip ? encodeTlv(0x87, ip) : encodeTlv(0x82, Buffer.from(host, 'ascii')));
+  }
+  return encodeTlv(SEQUENCE, ...names);
+}
+
+/** The octets of an IPv4 or IPv6 address, or undefined for a DNS name. */
+function ipBytes(host: string): Buffer | undefined {
+  const version = isIP(host);
+  if (version === 0 && host.includes(':')) throw new RangeError(`${host} is not an IP address`);
+  if (version === 4) return Buffer.from(host.split('.').map(Number));
+  if (version !== 6) return undefined;
+  const [head = '', tail = ''] = host.split('::');
+  const part = (s: string) => (s ? s.split(':').map((h) => Number.parseInt(h, 16)) : []);
+  const left = part(head);
+  const right = host.includes('::') ? part(tail) : [];
+  const words = [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  return Buffer.from(words.flatMap((w) => [w >> 8, w & 0xff]));
 }
 
 /** Returns the DER certificate. */
@@ -99,11 +130,7 @@ export function encodeSvid(issuer: IssuerFacts, request: SvidRequest): Buffer {
         false,
         encodeTlv(SEQUENCE, encodeOid('1.3.6.1.5.5.7.3.1'), encodeOid('1.3.6.1.5.5.7.3.2')), // serverAuth, clientAuth (§4.4)
       ),
-      extension(
-        '2.5.29.17',
-        true,
-        encodeTlv(SEQUENCE, encodeTlv(0x86, Buffer.from(request.spiffeId, 'ascii'))),
-      ), // one URI SAN (§2)
+      extension('2.5.29.17', true, subjectAltNames(request.spiffeId, request.hosts ?? [])), // one URI SAN (§2)
       extension('2.5.29.14', false, encodeTlv(OCTET_STRING, keyId)),
       extension('2.5.29.35', false, encodeTlv(SEQUENCE, encodeTlv(0x80, issuer.keyId))),
     ),

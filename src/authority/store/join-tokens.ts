@@ -13,6 +13,8 @@ export interface JoinTokenGrant {
   service: string;
   spiffeId: string;
   expiresAt: number;
+  /** DNS names and IP addresses the SVID will carry besides its SPIFFE ID. */
+  hosts: string[];
   /** The identity revocation this token lifted, if the identity was revoked. */
   reinstated?: IdentityRevocation;
 }
@@ -34,7 +36,12 @@ export class JoinTokens {
    * revocation either comes after (and burns this token) or before (and is lifted by it). SVIDs revoked
    * earlier stay revoked; only the holder of this token can obtain a new one.
    */
-  async create(service: string, spiffeId: string, ttlMs: number): Promise<JoinTokenGrant> {
+  async create(
+    service: string,
+    spiffeId: string,
+    ttlMs: number,
+    hosts: readonly string[] = [],
+  ): Promise<JoinTokenGrant> {
     // 256 bits from the CSPRNG: not guessable within the token's lifetime.
     const token = `bjt_${randomBytes(32).toString('base64url')}`;
     const now = this.#clock.now();
@@ -45,16 +52,23 @@ export class JoinTokens {
         await tx.execute('DELETE FROM authority_identity_revocation WHERE spiffe_id = ?', [spiffeId]);
       }
       await tx.execute(
-        'INSERT INTO authority_join_token (token_hash, service, spiffe_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
-        [hash(token), service, spiffeId, now, now + ttlMs],
+        'INSERT INTO authority_join_token (token_hash, service, spiffe_id, created_at, expires_at, used_at, hosts) VALUES (?, ?, ?, ?, ?, NULL, ?)',
+        [hash(token), service, spiffeId, now, now + ttlMs, hosts.length ? JSON.stringify(hosts) : null],
       );
       return revocation;
     });
-    return { token, service, spiffeId, expiresAt: now + ttlMs, ...(reinstated ? { reinstated } : {}) };
+    return {
+      token,
+      service,
+      spiffeId,
+      expiresAt: now + ttlMs,
+      hosts: [...hosts],
+      ...(reinstated ? { reinstated } : {}),
+    };
   }
 
   /** Marks the token used and returns the identity it grants; throws `authority_join_token_invalid`. */
-  async redeem(token: string): Promise<{ service: string; spiffeId: string }> {
+  async redeem(token: string): Promise<{ service: string; spiffeId: string; hosts: string[] }> {
     const refused = () => authorityError('authority_join_token_invalid', 'the join token is not valid');
     if (typeof token !== 'string' || !token.startsWith('bjt_') || token.length > 100) throw refused();
     const now = this.#clock.now();
@@ -64,12 +78,16 @@ export class JoinTokens {
         [now, hash(token), now],
       );
       if (changed !== 1) throw refused();
-      const [row] = await tx.query<{ service: string; spiffe_id: string }>(
-        'SELECT service, spiffe_id FROM authority_join_token WHERE token_hash = ?',
+      const [row] = await tx.query<{ service: string; spiffe_id: string; hosts: string | null }>(
+        'SELECT service, spiffe_id, hosts FROM authority_join_token WHERE token_hash = ?',
         [hash(token)],
       );
       if (!row) throw refused();
-      return { service: row.service, spiffeId: row.spiffe_id };
+      return {
+        service: row.service,
+        spiffeId: row.spiffe_id,
+        hosts: row.hosts ? (JSON.parse(row.hosts) as string[]) : [],
+      };
     });
   }
 }

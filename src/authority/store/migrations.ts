@@ -59,4 +59,11 @@ CREATE TABLE authority_revocation (seq BIGSERIAL PRIMARY KEY, serial TEXT NOT NU
     // One row per revoked SPIFFE ID, kept until a new join token for it lifts the revocation.
     sql: 'CREATE TABLE authority_identity_revocation (spiffe_id TEXT PRIMARY KEY, revoked_at BIGINT NOT NULL, reason TEXT NOT NULL);',
   },
+  {
+    version: 3,
+    name: 'join token hosts',
+    // DNS names and IP addresses the SVID may carry besides its SPIFFE ID (JSON array), so that a
+    // workload serving browsers or curl on those names can use one certificate for both.
+    sql: 'ALTER TABLE authority_join_token ADD COLUMN hosts TEXT;',
+  },
 ];

@@ -93,11 +93,16 @@ export function registerAuthorityCommands(program: Command): void {
       .command('join-token')
       .description('create a one-time join token with which a workload obtains the SVID of SERVICE')
       .argument('<service>', 'service name; the SVID will be spiffe://<trust domain>/service/<service>')
-      .option('--ttl <seconds>', 'how long the token stays usable', (v) => Number.parseInt(v, 10)),
-  ).action(async (service: string, options: ConnectionOptions & { ttl?: number }) => {
+      .option('--ttl <seconds>', 'how long the token stays usable', (v) => Number.parseInt(v, 10))
+      .option(
+        '--host <name...>',
+        'DNS names / IP addresses the workload serves on, added to its SVID (for clients that check host names)',
+      ),
+  ).action(async (service: string, options: ConnectionOptions & { ttl?: number; host?: string[] }) => {
     const grant = (await call(connection(program, options), 'POST', '/v1/join-tokens', {
       service,
       ...(options.ttl ? { ttlSeconds: options.ttl } : {}),
+      ...(options.host?.length ? { hosts: options.host } : {}),
     })) as { token: string; spiffeId: string; expiresAt: string };
     process.stdout.write(
       options.json

@@ -260,6 +260,27 @@ export const coreSchema = {
         },
       },
     },
+    mesh: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'How the components themselves join the mesh and serve mutual TLS.',
+      properties: {
+        authorityUrl: {
+          type: ['string', 'null'],
+          default: null,
+          description:
+            'Base URL of `authority`. When set and the environment variable `MESH_JOIN_TOKEN` holds a one-time join token, a component joins at start and serves only mutual TLS with its SVID; it authorises callers by SPIFFE ID. `bulwark up` sets both for every component it starts. Null: a component run alone serves HTTPS from the local CA (development and tests).',
+        },
+        hosts: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 253 },
+          default: [],
+          description:
+            'Further DNS names or IP addresses put in the SVIDs of the components `bulwark up` starts, besides `server.host`, `127.0.0.1` and `localhost` (for clients that check host names: browsers, curl, OpenID Connect clients).',
+        },
+      },
+    },
     supervisor: {
       type: 'object',
       additionalProperties: false,

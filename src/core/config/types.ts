@@ -56,5 +56,6 @@ export interface BulwarkConfig {
   storage: StorageConfig;
   auditClient: { url: string | null; batchSize: number; flushIntervalMs: number };
   supervisor: SupervisorConfig;
+  mesh: { authorityUrl: string | null; hosts: string[] };
   components: Record<string, ComponentSectionConfig>;
 }

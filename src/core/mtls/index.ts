@@ -2,6 +2,13 @@
  * Mutual TLS with SPIFFE identities: what `authority`, the sidecar, the Node SDK and every component's
  * listener use. It never imports a component.
  */
+
+export {
+  AuthorityClient,
+  type AuthorityClientOptions,
+  type ResolvedInstance,
+  type SvidResponse,
+} from './authority-client.ts';
 export { MTLS_ERRORS, type MtlsErrorCode, mtlsError } from './errors.ts';
 export { type MtlsDispatcherOptions, mtlsDispatcher } from './mtls-dispatcher.ts';
 export { enforceMtls, type MtlsListenerOptions } from './mtls-listener.ts';
@@ -12,6 +19,7 @@ export {
   verifiedCertificate,
   verifiedPeer,
 } from './peer-identity.ts';
+export { type RevocationFeedEntry, RevocationSet } from './revocation-set.ts';
 export { type CredentialsListener, RotatingCredentials, renewalDelay } from './rotating-credentials.ts';
 export {
   isSpiffeId,
@@ -22,4 +30,6 @@ export {
   serviceSpiffeId,
 } from './spiffe-id.ts';
 export { type MtlsOptions, mtlsServerOptions, type SvidMaterial, svidContextOptions } from './tls-options.ts';
+export { WorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts';
+export { createWorkloadKey, type WorkloadKey } from './workload-key.ts';
 export { inspectX509Svid, normaliseSerial, type SvidFacts } from './x509-svid.ts';

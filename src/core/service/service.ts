@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, {
   type FastifyHttpsOptions,
   type FastifyInstance,
@@ -16,10 +17,12 @@ import Fastify, {
 import type { BulwarkConfig } from '../config/types.ts';
 import { coreError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
+import { mtlsServerOptions } from '../mtls/tls-options.ts';
 import { localServerCredentials, type ServerCredentials } from '../tls/local-ca.ts';
 import { secureContextOptions } from '../tls/policy.ts';
 import { VERSION } from '../version.ts';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
+import { installMtlsGate, type ServiceMtls } from './mtls-gate.ts';
 import { asBulwarkError, toProblem } from './problem.ts';
 
 /** A check `/readyz` runs; resolve false or throw to report not ready. */
@@ -35,8 +38,10 @@ export interface ServiceOptions {
   /** The component's routes, registered in their own plugin scope. */
   routes?: FastifyPluginAsync;
   readiness?: Record<string, ReadinessCheck>;
-  /** Certificates to serve instead of the configured files or the local CA (mTLS arrives with authority). */
+  /** Certificates to serve instead of the configured files or the local CA. */
   credentials?: ServerCredentials;
+  /** Serve the component's SVID and let only authenticated workloads in (see mtls-gate.ts). */
+  mtls?: ServiceMtls;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -75,7 +80,8 @@ export class Service {
     await app.listen({ host: config.server.host, port });
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `${config.server.tls.enabled ? 'https' : 'http'}://${host}:${address.port}`;
+    const secure = config.server.tls.enabled || this.#options.mtls !== undefined;
+    this.#url = `${secure ? 'https' : 'http'}://${host}:${address.port}`;
     return this.#url;
   }
 
@@ -100,19 +106,27 @@ export class Service {
   }
 
   async #build(): Promise<FastifyInstance> {
-    const { config, logger, name } = this.#options;
+    const { config, logger, name, mtls } = this.#options;
     const { limits } = config.server;
     // Node checks request and header deadlines on this interval (30 s by default, too coarse for the limits).
     const serverOptions = {
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs, limits.requestTimeoutMs),
     };
-    const tls = config.server.tls.enabled
+    const tls = mtls
       ? {
-          ...pickKeyPair(await this.#credentials()),
-          ...secureContextOptions(config.server.tls.minVersion),
+          ...mtlsServerOptions(mtls.identity.credentials.material, {
+            minVersion: config.server.tls.minVersion,
+            requireClientCertificate: false,
+          }),
           ...serverOptions,
         }
-      : null;
+      : config.server.tls.enabled
+        ? {
+            ...pickKeyPair(await this.#credentials()),
+            ...secureContextOptions(config.server.tls.minVersion),
+            ...serverOptions,
+          }
+        : null;
     const app = Fastify({
       loggerInstance: logger,
       // Our own onResponse hook logs one line per request, with the route template instead of raw headers.
@@ -137,6 +151,12 @@ export class Service {
     app.addHook('onRequest', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff');
     });
+    if (mtls) {
+      // A renewed SVID or a new trust bundle reaches new handshakes without a restart.
+      const detach = mtls.identity.credentials.attach(app.server as unknown as TlsServer);
+      app.addHook('onClose', async () => detach());
+      installMtlsGate(app, mtls);
+    }
     app.addHook('onSend', async (req, reply) => {
       reply.header('x-request-id', req.id);
       // While draining, each finished response closes its connection, so keep-alive clients move elsewhere

@@ -5,8 +5,8 @@
  */
 import { type Dispatcher, fetch, type RequestInit, type Response } from 'undici';
 import { type Clock, coreError, systemClock } from '../../core/index.ts';
+import type { ResolvedInstance } from '../../core/mtls/index.ts';
 import { mtlsDispatcher, serviceSpiffeId } from '../../core/mtls/index.ts';
-import type { ResolvedInstance } from './authority-client.ts';
 import type { MeshIdentity } from './mesh-identity.ts';
 
 export type Resolver = (service: string) => Promise<readonly Pick<ResolvedInstance, 'host' | 'port'>[]>;

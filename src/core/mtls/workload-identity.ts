@@ -5,15 +5,12 @@
  * `credentials` (SDK server and client, sidecar) picks up a renewal without dropping connections.
  */
 import { X509Certificate } from 'node:crypto';
-import { type Clock, systemClock } from '../../core/index.ts';
-import {
-  parseSpiffeId,
-  RotatingCredentials,
-  renewalDelay,
-  type SvidMaterial,
-} from '../../core/mtls/index.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import type { AuthorityClient, SvidResponse } from './authority-client.ts';
 import { RevocationSet } from './revocation-set.ts';
+import { RotatingCredentials, renewalDelay } from './rotating-credentials.ts';
+import { parseSpiffeId } from './spiffe-id.ts';
+import type { SvidMaterial } from './tls-options.ts';
 import { createWorkloadKey } from './workload-key.ts';
 
 const MIN_RENEWAL_GAP_MS = 1000;

@@ -4,9 +4,9 @@
  * own certificate is checked against the authority CA and the trust bundle, with ordinary hostname rules.
  */
 import { Agent, request } from 'undici';
-import { BulwarkError, coreError } from '../../core/index.ts';
-import type { RotatingCredentials } from '../../core/mtls/index.ts';
+import { BulwarkError, coreError } from '../errors.ts';
 import type { RevocationFeedEntry } from './revocation-set.ts';
+import type { RotatingCredentials } from './rotating-credentials.ts';
 
 export interface SvidResponse {
   spiffeId: string;

@@ -2,8 +2,9 @@
  * The revocations a workload knows of, fed from authority's `GET /v1/revocations` feed. Entries drop out
  * once the certificate has expired (it is refused for that reason anyway), so the set stays small.
  */
-import type { Clock } from '../../core/index.ts';
-import { normaliseSerial, type RevocationCheck } from '../../core/mtls/index.ts';
+import type { Clock } from '../clock.ts';
+import type { RevocationCheck } from './peer-identity.ts';
+import { normaliseSerial } from './x509-svid.ts';
 
 export interface RevocationFeedEntry {
   seq: number;
