@@ -16,6 +16,7 @@ import { registerSidecarCommands } from './commands/sidecar.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { configFile, loadPlatformConfig } from './config-file.ts';
+import { prepareOperatorIdentity } from './operator-identity.ts';
 
 const program = new Command()
   .name('bulwark')
@@ -73,6 +74,22 @@ registerGatewayCommands(program);
 registerPolicyCommands(program);
 registerKeysCommands(program);
 registerSidecarCommands(program);
+
+// Commands that call components present the operator's SVID (components serve only mTLS under `up`).
+const CALLS_COMPONENTS = new Set(['audit', 'keys', 'gateway', 'identity']);
+program.hook('preAction', async (_program, action) => {
+  let top = action;
+  while (top.parent && top.parent !== program) top = top.parent;
+  if (!CALLS_COMPONENTS.has(top.name())) return;
+  const home = loadPlatformConfig(configFile(program.opts<{ config?: string }>().config)).home;
+  try {
+    await prepareOperatorIdentity(home);
+  } catch (err) {
+    process.stderr.write(
+      `warning: no operator certificate (${err instanceof Error ? err.message : String(err)}); components serving mTLS will refuse this call\n`,
+    );
+  }
+});
 
 program
   .command('version')

@@ -16,8 +16,11 @@ export interface ChildSpec {
   args: readonly string[];
   /** Children start stage by stage (lowest first); those of one stage start together. Default 0. */
   stage?: number;
-  /** The child's environment; a function is called at each (re)start, so it can carry URLs learnt since. */
-  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
+  /**
+   * The child's environment; a function is called at each (re)start, so it can carry URLs learnt since and
+   * a fresh one-time join token. A function that throws counts as a failed start.
+   */
+  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>);
 }
 
 export interface SupervisorOptions {
@@ -134,10 +137,25 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     );
   }
 
-  #launch(child: Child): Promise<void> {
+  async #launch(child: Child): Promise<void> {
     const { spec } = child;
+    let env: NodeJS.ProcessEnv;
+    try {
+      env = typeof spec.env === 'function' ? await spec.env() : (spec.env ?? process.env);
+    } catch (err) {
+      if (this.#stopping) return;
+      // Like a child that dies before it is ready: fatal the first time, retried with backoff after.
+      if (child.state.restarts === 0) {
+        this.#set(child, { status: 'failed', url: null });
+        throw new Error(
+          `${spec.name} could not be prepared: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      this.#scheduleRestart(child);
+      return;
+    }
     const proc = fork(spec.module, [...spec.args], {
-      env: typeof spec.env === 'function' ? spec.env() : (spec.env ?? process.env),
+      env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
       execArgv: [],

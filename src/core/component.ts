@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Dispatcher } from 'undici';
 import type { AuditSink } from './audit/types.ts';
 import { createAuditClient } from './audit-client/index.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -15,7 +16,12 @@ import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
 import type { ErrorCatalog } from './errors.ts';
 import { createLogger, type Logger } from './log/index.ts';
-import { type ComponentMesh, joinComponentMesh, takeJoinToken } from './mtls/component-mesh.ts';
+import {
+  type ComponentMesh,
+  componentDispatcher,
+  joinComponentMesh,
+  takeJoinToken,
+} from './mtls/component-mesh.ts';
 import type { ServingIdentity } from './service/mtls-gate.ts';
 import { type ReadinessCheck, Service } from './service/service.ts';
 import { openStore, type Store } from './storage/index.ts';
@@ -110,6 +116,7 @@ export async function runComponent(
   // Joined before anything else: the component's audit client and its calls to other components need it.
   const mesh =
     config.mesh.authorityUrl && joinToken ? await joinComponentMesh(config, joinToken, logger) : undefined;
+  let auditDispatcher: Dispatcher | undefined = mesh?.dispatcher('audit');
   const context: ComponentContext = {
     name: definition.name,
     config,
@@ -117,7 +124,9 @@ export async function runComponent(
     logger,
     clock: options.clock ?? systemClock,
     openStore: () => openStore(config.storage, { home: config.home, namespace: definition.name }),
-    audit: options.audit ?? componentAuditClient(definition.name, config, logger, undefined, mesh),
+    audit:
+      options.audit ??
+      componentAuditClient(definition.name, config, logger, undefined, () => auditDispatcher),
     ...(mesh ? { mesh } : {}),
   };
   let instance: ComponentInstance;
@@ -128,6 +137,9 @@ export async function runComponent(
     throw err;
   }
   const serving = mesh ?? instance.identity;
+  const ownAuditDispatcher =
+    !mesh && instance.identity ? componentDispatcher(instance.identity, 'audit') : undefined;
+  auditDispatcher ??= ownAuditDispatcher;
   const service = new Service({
     name: definition.name,
     config,
@@ -164,7 +176,7 @@ export async function runComponent(
         .stop()
         .finally(() => instance.close?.())
         .finally(() => (options.audit ? undefined : context.audit.close()))
-        .finally(() => mesh?.close());
+        .finally(() => Promise.all([mesh?.close(), ownAuditDispatcher?.destroy()]));
       return stopped;
     },
   };
@@ -183,10 +195,10 @@ export function componentAuditClient(
   config: BulwarkConfig,
   logger: Logger,
   url?: string,
-  mesh?: ComponentMesh,
+  dispatcher?: () => Dispatcher | undefined,
 ): AuditSink {
   const { server, auditClient, home } = config;
-  const scheme = server.tls.enabled || mesh ? 'https' : 'http';
+  const scheme = server.tls.enabled || config.mesh.authorityUrl ? 'https' : 'http';
   const target =
     url ??
     auditClient.url ??
@@ -194,11 +206,8 @@ export function componentAuditClient(
   const caFile = server.tls.caFile ?? join(home, 'tls', 'ca.crt');
   return createAuditClient({
     url: target,
-    ...(mesh
-      ? { dispatcher: mesh.dispatcher('audit') }
-      : server.tls.enabled && existsSync(caFile)
-        ? { ca: readFileSync(caFile, 'utf8') }
-        : {}),
+    ...(server.tls.enabled && existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    ...(dispatcher ? { dispatcher } : {}),
     spoolDirectory: join(home, 'spool'),
     name,
     batchSize: auditClient.batchSize,

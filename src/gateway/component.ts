@@ -66,7 +66,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     ? new BundleClient({
         url: config.policyUrl,
         engine,
-        dispatcher: jwksDispatcher,
+        // Under `bulwark up` policy serves only mTLS: the gateway calls it with its own SVID.
+        dispatcher: ctx.mesh?.dispatcher('policy') ?? jwksDispatcher,
         onError: (e) => ctx.logger.warn({ err: e }, 'policy bundle poll failed'),
       })
     : undefined;
@@ -111,7 +112,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         ) as FeedCredentials,
         list: gateway.runtime.revocations,
         clock: ctx.clock,
-        dispatcher: jwksDispatcher,
+        dispatcher: ctx.mesh?.dispatcher('identity') ?? jwksDispatcher,
         intervalMs: feedConfig.intervalSeconds * 1000,
         onError: (e) =>
           ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),

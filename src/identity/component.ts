@@ -230,6 +230,9 @@ export const identityComponent: ComponentDefinition = {
   defaultPort: 7304,
   configProperties: IDENTITY_CONFIG,
   errors: IDENTITY_ERRORS,
+  // Browsers and OpenID Connect clients reach these without an SVID (the issuer's endpoints, the login
+  // pages and their assets); the admin API and the revocation feed take callers with an SVID only.
+  publicPaths: ['/oidc', '/interaction', '/assets'],
   async create(ctx: ComponentContext): Promise<ComponentInstance> {
     const { services, findClient, close } = await createIdentity(ctx);
     const { host, tls, listenHost } = services;

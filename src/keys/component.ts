@@ -2,15 +2,20 @@
  * The `keys` component: key hierarchy, transit API, tokenization and crypto-shredding, on its own store.
  */
 import { randomBytes } from 'node:crypto';
-import type { ComponentContext, ComponentDefinition, ComponentInstance } from '../core/index.ts';
+import {
+  type ComponentContext,
+  type ComponentDefinition,
+  type ComponentInstance,
+  callerOf as peerOf,
+} from '../core/index.ts';
 import { adminRoutes } from './api/admin-routes.ts';
-import { AllowListAuthorizer, type Authorizer } from './api/authorize.ts';
+import { AllowListAuthorizer, type Authorizer, callerOf } from './api/authorize.ts';
 import type { KeysServices } from './api/services.ts';
 import { subjectRoutes } from './api/subject-routes.ts';
 import { transitRoutes } from './api/transit-routes.ts';
 import { useStrictValidation } from './api/validator.ts';
 import { KEYS_CONFIG, type KeysSettings } from './config.ts';
-import { KEYS_ERRORS } from './errors.ts';
+import { KEYS_ERRORS, keysError } from './errors.ts';
 import { Keyring } from './keyring/keyring.ts';
 import type { KeyProvider, RandomSource } from './provider/key-provider.ts';
 import { loadKeyProvider } from './provider/load-provider.ts';
@@ -69,7 +74,15 @@ async function createKeys(context: ComponentContext, overrides: KeysOverrides): 
       subjects: new SubjectKeys(keyStore, provider, context.clock, random),
       authorizer: overrides.authorizer ?? new AllowListAuthorizer(settings.admins, settings.subjects),
       audit: context.audit,
-      callerHeader: settings.callerHeader,
+      identifyCaller: context.mesh
+        ? (req) => {
+            // The mTLS gate let the request in only with a verified SVID: that is the caller, and any
+            // caller header is ignored.
+            const peer = peerOf(req);
+            if (!peer) throw keysError('keys_unauthenticated', 'no verified client certificate');
+            return peer.spiffeId.uri;
+          }
+        : (req) => callerOf(req, settings.callerHeader),
       maxBatch: settings.maxBatch,
     };
     context.logger.info({ provider: provider.kind, engine: store.engine }, 'keys ready');

@@ -60,7 +60,13 @@ export const KEYS_CONFIG: Record<string, JsonSchema> = {
     description:
       'Request header naming the caller (SPIFFE ID). Only trustworthy behind mTLS, which sets it from the peer certificate: a client reaching the port directly can write any value.',
   },
-  admins: callers('create, list, configure, rotate and trim keys'),
+  admins: {
+    ...callers('create, list, configure, rotate and trim keys'),
+    // The CLI presents this SVID under `bulwark up` (obtained with the authority's admin token).
+    default: ['spiffe://bulwark.local/service/operator'],
+    description:
+      'Caller identities (SPIFFE IDs; a trailing `*` matches a prefix) allowed to create, list, configure, rotate and trim keys. Default: the operator, whose SVID the CLI obtains with the authority admin token under `bulwark up`.',
+  },
   subjects: {
     type: 'object',
     additionalProperties: false,

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import type { PlatformStatus } from '../../src/cli/commands/status.ts';
 import { COMPONENTS } from '../../src/cli/components.ts';
+import { prepareOperatorIdentity, withOperatorCertificate } from '../../src/cli/operator-identity.ts';
 import { isAlive } from '../../src/cli/runtime-state.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
@@ -64,7 +65,22 @@ describe('bulwark up', () => {
       // `policy` must be found in `audit`'s log.
       const url = (name: string) => first.components.find((c) => c.name === name)?.url;
       if (url('policy') && url('audit')) {
-        const dispatcher = new Agent({ connect: { ca: readFileSync(join(home, 'tls', 'ca.crt')) } });
+        // Every component serves only mTLS: a caller without a certificate gets no further than health.
+        const anonymous = new Agent({ connect: { ca: readFileSync(join(home, 'tls', 'ca.crt')) } });
+        const refused = await request(`${url('policy')}/v1/decisions`, {
+          dispatcher: anonymous,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
+        assert.equal(refused.statusCode, 401);
+        assert.equal(((await refused.body.json()) as { code: string }).code, 'mesh_peer_unauthenticated');
+        await anonymous.close();
+        // The operator (who can read the authority's admin token) obtains an SVID, as the CLI does.
+        await prepareOperatorIdentity(home);
+        const dispatcher = new Agent({
+          connect: withOperatorCertificate({ ca: readFileSync(join(home, 'tls', 'ca.crt')) }),
+        });
         const decided = await request(`${url('policy')}/v1/decisions`, {
           dispatcher,
           method: 'POST',

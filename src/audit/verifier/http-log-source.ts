@@ -5,13 +5,16 @@ import type { LogSource } from './log-verifier.ts';
 export interface HttpSourceOptions {
   /** PEM CA to trust (the local CA for `bulwark up`). */
   ca?: string;
+  /** Client certificate chain and key (PEM) for an audit service that serves mutual TLS. */
+  cert?: string;
+  key?: string;
 }
 
 export function httpLogSource(
   baseUrl: string,
   options: HttpSourceOptions = {},
 ): LogSource & { close(): Promise<void> } {
-  const dispatcher = new Agent({ connect: options.ca ? { ca: options.ca } : {}, pipelining: 1 });
+  const dispatcher = new Agent({ connect: { ...options }, pipelining: 1 });
   const base = baseUrl.replace(/\/$/, '');
   const get = async (path: string): Promise<Buffer> => {
     const res = await request(`${base}${path}`, { dispatcher });

@@ -15,6 +15,7 @@ import {
   verifyProofBundle,
 } from '../../audit/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
+import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
 
 export interface AuditTarget {
@@ -61,7 +62,7 @@ export async function auditVerify(
   out: NodeJS.WritableStream,
   progress = true,
 ): Promise<LogReport> {
-  const source = httpLogSource(target.url, target.ca ? { ca: target.ca } : {});
+  const source = httpLogSource(target.url, withOperatorCertificate(target.ca ? { ca: target.ca } : {}));
   const started = Date.now();
   try {
     const report = await verifyLog(source, {
@@ -89,7 +90,7 @@ export async function auditVerify(
 
 /** Fetches the tlog-proof bundle of one record. */
 export async function auditProve(target: AuditTarget, id: string): Promise<string> {
-  const dispatcher = new Agent({ connect: target.ca ? { ca: target.ca } : {} });
+  const dispatcher = new Agent({ connect: withOperatorCertificate(target.ca ? { ca: target.ca } : {}) });
   try {
     const res = await request(`${target.url}/audit/v1/records/${encodeURIComponent(id)}/proof`, {
       dispatcher,

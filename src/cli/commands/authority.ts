@@ -18,7 +18,7 @@ interface ConnectionOptions {
   json?: boolean;
 }
 
-interface Connection {
+export interface Connection {
   url: string;
   ca: string | undefined;
   token: string;
@@ -40,7 +40,8 @@ function connection(program: Command, options: ConnectionOptions): Connection {
   return { url, ca, token };
 }
 
-async function call(
+/** One admin call to the authority (admin token as bearer); throws the authority's problem as an error. */
+export async function authorityAdminCall(
   conn: Connection,
   method: 'GET' | 'POST',
   path: string,
@@ -99,7 +100,7 @@ export function registerAuthorityCommands(program: Command): void {
         'DNS names / IP addresses the workload serves on, added to its SVID (for clients that check host names)',
       ),
   ).action(async (service: string, options: ConnectionOptions & { ttl?: number; host?: string[] }) => {
-    const grant = (await call(connection(program, options), 'POST', '/v1/join-tokens', {
+    const grant = (await authorityAdminCall(connection(program, options), 'POST', '/v1/join-tokens', {
       service,
       ...(options.ttl ? { ttlSeconds: options.ttl } : {}),
       ...(options.host?.length ? { hosts: options.host } : {}),
@@ -118,7 +119,7 @@ export function registerAuthorityCommands(program: Command): void {
       .argument('<spiffe-id>', 'e.g. spiffe://bulwark.local/service/orders')
       .option('--reason <text>', 'recorded in the audit log', 'unspecified'),
   ).action(async (spiffeId: string, options: ConnectionOptions & { reason: string }) => {
-    const out = (await call(connection(program, options), 'POST', '/v1/revocations', {
+    const out = (await authorityAdminCall(connection(program, options), 'POST', '/v1/revocations', {
       spiffeId,
       reason: options.reason,
     })) as {
@@ -141,7 +142,7 @@ export function registerAuthorityCommands(program: Command): void {
   ).action(async (phase: string, options: ConnectionOptions) => {
     if (!['prepare', 'activate', 'retire'].includes(phase))
       throw coreError('invalid_request', 'phase is prepare, activate or retire');
-    const out = await call(connection(program, options), 'POST', '/v1/rotation', { phase });
+    const out = await authorityAdminCall(connection(program, options), 'POST', '/v1/rotation', { phase });
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   });
 
@@ -149,7 +150,7 @@ export function registerAuthorityCommands(program: Command): void {
     authority.command('ca').description('list the CA certificates and their rotation state'),
   ).action(async (options: ConnectionOptions) => {
     process.stdout.write(
-      `${JSON.stringify(await call(connection(program, options), 'GET', '/v1/rotation'), null, 2)}\n`,
+      `${JSON.stringify(await authorityAdminCall(connection(program, options), 'GET', '/v1/rotation'), null, 2)}\n`,
     );
   });
 
@@ -157,7 +158,7 @@ export function registerAuthorityCommands(program: Command): void {
     authority.command('bundle').description('print the trust bundle (SPIFFE bundle, JWKS form)'),
   ).action(async (options: ConnectionOptions) => {
     process.stdout.write(
-      `${JSON.stringify(await call(connection(program, options), 'GET', '/v1/bundle'), null, 2)}\n`,
+      `${JSON.stringify(await authorityAdminCall(connection(program, options), 'GET', '/v1/bundle'), null, 2)}\n`,
     );
   });
 }

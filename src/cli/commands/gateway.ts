@@ -14,6 +14,7 @@ import { systemClock } from '../../core/index.ts';
 import { parseRouteFile } from '../../gateway/index.ts';
 import { RouteTable } from '../../gateway/routes/route-table.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
+import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
 
 type Out = NodeJS.WritableStream;
@@ -86,7 +87,9 @@ async function callAdmin(
   const token = options.token ?? process.env['BULWARK_GATEWAY_TOKEN'];
   if (!token) throw new Error('no admin token: pass --token or set BULWARK_GATEWAY_TOKEN');
   const caFile = options.ca ?? state?.caFile ?? join(home, 'tls', 'ca.crt');
-  const dispatcher = new Agent({ connect: existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {} });
+  const dispatcher = new Agent({
+    connect: withOperatorCertificate(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+  });
   try {
     const res = await request(`${url}${path}`, {
       dispatcher,

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { adminCredentialsPath } from '../../identity/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
+import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
 
 interface Target {
@@ -37,7 +38,9 @@ export function resolveIdentityTarget(options: CommonOptions, home: string): Tar
     throw new IdentityCliError(`no admin credentials at ${credFile}; pass --credentials`);
   return {
     url,
-    dispatcher: new Agent({ connect: existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {} }),
+    dispatcher: new Agent({
+      connect: withOperatorCertificate(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    }),
     credentials: JSON.parse(readFileSync(credFile, 'utf8')) as Target['credentials'],
   };
 }

@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Agent } from 'undici';
 import { KeysApiError, KeysClient } from '../../sdk/keys/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
+import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
 
 interface ConnectionOptions {
@@ -30,12 +32,17 @@ function connect(program: Command, options: ConnectionOptions): KeysClient {
     url = keys.url;
     if (!ca && state?.caFile) ca = readFileSync(state.caFile);
   }
+  // Behind mTLS keys takes the caller from the operator's certificate and ignores the caller header.
+  dispatcher = new Agent({ connect: withOperatorCertificate(ca ? { ca } : {}) });
   return new KeysClient({
     url,
     caller: options.caller ?? process.env['KEYS_CALLER'] ?? DEFAULT_CALLER,
-    ...(ca ? { ca } : {}),
+    dispatcher,
   });
 }
+
+/** The connection pool of this command's client (closed with it). */
+let dispatcher: Agent | undefined;
 
 /** `k=v,k2=v2` -> { k: 'v', k2: 'v2' }. */
 export function parseContext(text: string | undefined): Record<string, string> | undefined {
@@ -88,6 +95,7 @@ async function run(
     process.exitCode = 1;
   } finally {
     await client.close();
+    await dispatcher?.close();
   }
 }
 

@@ -2,12 +2,21 @@
  * `bulwark up`: every enabled component as its own supervised process on this machine, a summary of what
  * runs where, and a clean stop of all of them on Ctrl-C or SIGTERM.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { adminTokenPath } from '../../authority/index.ts';
 import { insecureSettings } from '../../core/config/insecure.ts';
-import { type BulwarkConfig, ensureLocalCa, systemClock } from '../../core/index.ts';
+import {
+  type BulwarkConfig,
+  ensureLocalCa,
+  JOIN_TOKEN_ENV,
+  serverHosts,
+  systemClock,
+} from '../../core/index.ts';
 import { COMPONENTS } from '../components.ts';
 import { removeState, writeState } from '../runtime-state.ts';
 import { type ChildState, Supervisor } from '../supervisor.ts';
+import { authorityAdminCall } from './authority.ts';
 
 const ENTRY = fileURLToPath(new URL('../../../bin/bulwark.js', import.meta.url));
 
@@ -29,27 +38,38 @@ export async function up(
     return 0;
   }
   const args = (name: string) => ['run', name, ...(configPath ? ['--config', configPath] : [])];
-  // Components start in order, audit first; the ones after it learn its URL (unless it is configured).
+  // Components start in order: authority (the mesh CA), then audit, then the rest; the later ones learn
+  // the URLs of the earlier ones (unless configured).
   let auditUrl: string | null = config.auditClient.url;
-  const env = (): NodeJS.ProcessEnv => ({
+  let authorityUrl: string | null = null;
+  const meshed = caFile !== null && enabled.some((c) => c.name === 'authority');
+  const env = async (name: string): Promise<NodeJS.ProcessEnv> => ({
     ...process.env,
     BULWARK_HOME: config.home,
     ...(auditUrl && !config.auditClient.url ? { BULWARK_AUDIT_CLIENT__URL: auditUrl } : {}),
+    // Every component but the CA itself joins the mesh with a fresh one-time token at each (re)start.
+    ...(meshed && authorityUrl && name !== 'authority'
+      ? {
+          BULWARK_MESH__AUTHORITY_URL: authorityUrl,
+          [JOIN_TOKEN_ENV]: await mintJoinToken(config, authorityUrl, caFile, name),
+        }
+      : {}),
   });
+  const stages: Record<string, number> = meshed ? { authority: 0, audit: 1 } : { audit: 0 };
   const supervisor = new Supervisor(
-    // audit first (the others write to it from their first moment), then the rest together.
     enabled.map((c) => ({
       name: c.name,
       module: ENTRY,
       args: args(c.name),
-      env,
-      stage: c.name === 'audit' ? 0 : 1,
+      env: () => env(c.name),
+      stage: stages[c.name] ?? 2,
     })),
     config.supervisor,
     systemClock,
   );
   supervisor.on('ready', (child) => {
     if (child.name === 'audit' && !config.auditClient.url) auditUrl = child.url;
+    if (child.name === 'authority') authorityUrl = child.url;
   });
   const startedAt = new Date().toISOString();
   const save = (components: ChildState[]) =>
@@ -102,8 +122,31 @@ export function summary(children: ChildState[], caFile: string | null): string {
     `  ${'component'.padEnd(width)}  status    pid      url`,
     ...lines,
     '',
-    caFile ? `  TLS: certificates from the local CA ${caFile}` : '  TLS: off (development mode)',
+    caFile
+      ? `  mTLS: every component serves an SVID from authority; trust root ${caFile}`
+      : '  TLS: off (development mode)',
     '  `npx bulwark status` shows health; Ctrl-C stops everything.',
     '',
   ].join('\n');
+}
+
+/** A one-time join token for a component, with the host names its listener serves on. */
+async function mintJoinToken(
+  config: BulwarkConfig,
+  authorityUrl: string,
+  caFile: string,
+  name: string,
+): Promise<string> {
+  const grant = (await authorityAdminCall(
+    {
+      url: authorityUrl,
+      ca: readFileSync(caFile, 'utf8'),
+      token: readFileSync(adminTokenPath(config.home), 'utf8').trim(),
+    },
+    'POST',
+    '/v1/join-tokens',
+    // Short-lived: the child redeems it within a second or two of its start.
+    { service: name, hosts: serverHosts(config), ttlSeconds: 120 },
+  )) as { token: string };
+  return grant.token;
 }

@@ -30,7 +30,12 @@ export interface AuditClientOptions {
   clock?: Clock;
   newId?: () => string;
   logger?: Logger;
-  dispatcher?: Dispatcher;
+  /**
+   * The connection pool to use; a function is asked before each request (a component whose mTLS
+   * identity exists only once it has started hands the audit client its SVID that way). When it gives
+   * nothing, the client's own pool (trusting `ca`) is used.
+   */
+  dispatcher?: Dispatcher | (() => Dispatcher | undefined);
 }
 
 export interface AuditClient extends AuditSink {
@@ -94,13 +99,17 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   const clock = o.clock ?? systemClock;
   const newId = o.newId ?? uuidV7Generator(clock);
   const spool = new Spool(o.spoolDirectory, o.name);
-  const dispatcher =
-    o.dispatcher ??
-    new Agent({
-      connect: { ...(o.ca ? { ca: o.ca } : {}), timeout: o.requestTimeoutMs },
-      headersTimeout: o.requestTimeoutMs,
-      bodyTimeout: o.requestTimeoutMs,
-    });
+  const own =
+    o.dispatcher === undefined || typeof o.dispatcher === 'function'
+      ? new Agent({
+          connect: { ...(o.ca ? { ca: o.ca } : {}), timeout: o.requestTimeoutMs },
+          headersTimeout: o.requestTimeoutMs,
+          bodyTimeout: o.requestTimeoutMs,
+        })
+      : undefined;
+  const given = o.dispatcher;
+  const dispatcherNow = (): Dispatcher =>
+    (typeof given === 'function' ? given() : given) ?? (own as Dispatcher);
   const endpoint = `${o.url.replace(/\/$/, '')}/audit/v1/records`;
   const stats = { sent: 0, spooled: 0, dropped: 0, drained: 0 };
   let buffer: AuditEvent[] = [];
@@ -131,7 +140,7 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
       try {
         res = await request(endpoint, {
           method: 'POST',
-          dispatcher,
+          dispatcher: dispatcherNow(),
           body: JSON.stringify({ records: batch }),
           headers: { 'content-type': 'application/json' },
         });
@@ -252,7 +261,7 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
       closed = true;
       if (drainTimer) clearTimeout(drainTimer);
       await draining;
-      if (!o.dispatcher) await (dispatcher as Agent).close();
+      await own?.close();
     },
   };
 }

@@ -6,12 +6,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Agent, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { BulwarkConfig } from '../config/types.ts';
 import type { Logger } from '../log/index.ts';
 import { AuthorityClient } from './authority-client.ts';
 import { mtlsDispatcher } from './mtls-dispatcher.ts';
-import type { PeerRequirements } from './peer-identity.ts';
+import type { PeerRequirements, RevocationCheck } from './peer-identity.ts';
 import type { RevocationSet } from './revocation-set.ts';
 import type { RotatingCredentials } from './rotating-credentials.ts';
 import { serviceSpiffeId } from './spiffe-id.ts';
@@ -86,7 +86,7 @@ export async function joinComponentMesh(
     revocations: identity.revocations,
   };
   const spiffeIdOf = (name: string) => serviceSpiffeId(identity.trustDomain, name);
-  const agents = new Map<string, Agent>();
+  const agents = new Map<string, Dispatcher>();
   return {
     spiffeId: identity.spiffeId,
     trustDomain: identity.trustDomain,
@@ -97,11 +97,7 @@ export async function joinComponentMesh(
     dispatcher(name) {
       let agent = agents.get(name);
       if (!agent) {
-        const expected = spiffeIdOf(name);
-        agent = mtlsDispatcher(identity.credentials, {
-          ...requirements,
-          authorizeServer: (id) => id === expected,
-        });
+        agent = componentDispatcher(identity, name);
         agents.set(name, agent);
       }
       return agent;
@@ -111,4 +107,20 @@ export async function joinComponentMesh(
       await identity.close();
     },
   };
+}
+
+/**
+ * An mTLS dispatcher with `identity`'s SVID that accepts only the Bulwark component `name` of the same
+ * trust domain as the server.
+ */
+export function componentDispatcher(
+  identity: { credentials: RotatingCredentials; trustDomain: string; revocations: RevocationCheck },
+  name: string,
+): Dispatcher {
+  const expected = serviceSpiffeId(identity.trustDomain, name);
+  return mtlsDispatcher(identity.credentials, {
+    trustDomains: new Set([identity.trustDomain]),
+    revocations: identity.revocations,
+    authorizeServer: (id) => id === expected,
+  });
 }

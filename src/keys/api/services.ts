@@ -6,7 +6,7 @@ import type { Keyring } from '../keyring/keyring.ts';
 import type { SubjectKeys } from '../shred/subject-keys.ts';
 import type { TokenVault } from '../tokenize/token-vault.ts';
 import type { Transit } from '../transit/operations.ts';
-import { type AuthorizationRequest, type Authorizer, callerOf } from './authorize.ts';
+import type { AuthorizationRequest, Authorizer } from './authorize.ts';
 
 export interface KeysServices {
   keyring: Keyring;
@@ -15,7 +15,11 @@ export interface KeysServices {
   subjects: SubjectKeys;
   authorizer: Authorizer;
   audit: AuditSink;
-  callerHeader: string;
+  /**
+   * Who is calling: the SPIFFE ID of the mTLS peer when keys serves mTLS (under `bulwark up`), else the
+   * caller header (development and tests, loopback only).
+   */
+  identifyCaller(req: FastifyRequest): string;
   maxBatch: number;
 }
 
@@ -53,7 +57,7 @@ export async function authorize(
   build: (caller: string) => AuthorizationRequest | Promise<AuthorizationRequest>,
   target?: { type: string; id: string },
 ): Promise<string> {
-  const caller = callerOf(req, services.callerHeader);
+  const caller = services.identifyCaller(req);
   const request = await build(caller);
   if (!(await services.authorizer.authorize(request))) {
     audit(services, req, {
