@@ -83,6 +83,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   }
   const gateway = new Gateway({
     routes,
+    ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
     issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
       introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
     ),

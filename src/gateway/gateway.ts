@@ -30,9 +30,12 @@ import { watchRouteFile } from './routes/route-watcher.ts';
 import type { GatewayRuntime } from './runtime.ts';
 import { createListener, type ListenerLimits, type ListenerTls, type PublicServer } from './server.ts';
 import { Ed25519AssertionSigner } from './upstream/identity-assertion.ts';
+import type { UpstreamIdentity } from './upstream/upstream-service.ts';
 
 export interface GatewayOptions {
   routes: RouteDocument;
+  /** The gateway's own SVID (under `bulwark up`), for upstreams named by SPIFFE ID. */
+  upstreamIdentity?: UpstreamIdentity;
   issuers: IssuerConfig[];
   logger: Logger;
   audit: AuditSink;
@@ -73,6 +76,7 @@ export class Gateway {
   readonly server: PublicServer;
   readonly #makeLimiter: LimiterFactory;
   #security: Readonly<Record<string, string>> = {};
+  #upstreamIdentity: UpstreamIdentity | undefined;
   #watcher: FSWatcher | undefined;
   readonly #sessions = new Set<Http2Session>();
 
@@ -121,7 +125,15 @@ export class Gateway {
       stageTotals: new Map(),
     };
     this.#security = securityHeaders(this.runtime);
-    this.runtime.table = new RouteTable(options.routes, clock, this.#makeLimiter, undefined, this.#security);
+    this.#upstreamIdentity = options.upstreamIdentity;
+    this.runtime.table = new RouteTable(
+      options.routes,
+      clock,
+      this.#makeLimiter,
+      undefined,
+      this.#security,
+      this.#upstreamIdentity,
+    );
     this.runtime.table.startHealthChecks();
     this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls);
     this.server.on('session', (session: Http2Session) => {
@@ -163,6 +175,7 @@ export class Gateway {
       this.#makeLimiter,
       previous,
       this.#security,
+      this.#upstreamIdentity,
     );
     next.startHealthChecks();
     this.runtime.table = next;

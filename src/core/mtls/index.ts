@@ -10,7 +10,7 @@ export {
   type SvidResponse,
 } from './authority-client.ts';
 export { MTLS_ERRORS, type MtlsErrorCode, mtlsError } from './errors.ts';
-export { type MtlsDispatcherOptions, mtlsDispatcher } from './mtls-dispatcher.ts';
+export { type MtlsDispatcherOptions, mtlsConnector, mtlsDispatcher } from './mtls-dispatcher.ts';
 export { enforceMtls, type MtlsListenerOptions } from './mtls-listener.ts';
 export {
   type PeerIdentity,

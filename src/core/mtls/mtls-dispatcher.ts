@@ -27,6 +27,17 @@ export interface MtlsDispatcherOptions extends PeerRequirements {
  * await fetch('https://127.0.0.1:8443/pay', { dispatcher });
  */
 export function mtlsDispatcher(credentials: RotatingCredentials, options: MtlsDispatcherOptions): Agent {
+  return new Agent({ ...options.agent, connect: mtlsConnector(credentials, options) });
+}
+
+/**
+ * The connector behind {@link mtlsDispatcher}, for an undici Pool or Client of one origin (the gateway's
+ * upstream pools): new connections use the current SVID and accept only an authorised server SVID.
+ */
+export function mtlsConnector(
+  credentials: RotatingCredentials,
+  options: Omit<MtlsDispatcherOptions, 'agent'>,
+): buildConnector.connector {
   const checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => {
     try {
       const peer = verifiedCertificate(cert, options);
@@ -50,14 +61,11 @@ export function mtlsDispatcher(credentials: RotatingCredentials, options: MtlsDi
     } as buildConnector.BuildOptions);
   let generation = credentials.generation;
   let connector = build();
-  return new Agent({
-    ...options.agent,
-    connect: (connectOptions, callback) => {
-      if (generation !== credentials.generation) {
-        generation = credentials.generation;
-        connector = build();
-      }
-      connector(connectOptions, callback);
-    },
-  });
+  return (connectOptions, callback) => {
+    if (generation !== credentials.generation) {
+      generation = credentials.generation;
+      connector = build();
+    }
+    connector(connectOptions, callback);
+  };
 }

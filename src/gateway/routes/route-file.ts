@@ -14,6 +14,11 @@ export interface UpstreamTls {
   certFile?: string;
   keyFile?: string;
   serverName?: string;
+  /**
+   * The upstream's SPIFFE ID: connect with the gateway's own SVID from `authority` and accept only a server
+   * presenting this ID (instead of `caFile` / `certFile` / `keyFile`).
+   */
+  spiffeId?: string;
 }
 
 export interface ServiceSpec {
@@ -126,6 +131,7 @@ export const ROUTE_FILE_SCHEMA = {
               certFile: { type: 'string' },
               keyFile: { type: 'string' },
               serverName: { type: 'string' },
+              spiffeId: { type: 'string', pattern: '^spiffe://[a-z0-9._-]+/.+$', maxLength: 2048 },
             },
           },
           timeouts: {

@@ -8,7 +8,7 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { Clock } from '../../core/index.ts';
 import { gatewayError } from '../errors.ts';
 import type { LimitDecision } from '../limits/algorithms.ts';
-import { UpstreamService } from '../upstream/upstream-service.ts';
+import { type UpstreamIdentity, UpstreamService } from '../upstream/upstream-service.ts';
 import { type CompiledValidation, compileValidation } from '../validation/request-schema.ts';
 import type { ConsumerSpec, CorsSpec, RateLimitSpec, RouteDocument, RouteSpec } from './route-file.ts';
 
@@ -68,6 +68,8 @@ export class RouteTable {
     previous?: RouteTable,
     /** Security headers of every response (response.ts); none in offline validation. */
     securityHeaders: Readonly<Record<string, string>> = {},
+    /** The gateway's SVID, for upstreams named by SPIFFE ID. */
+    upstreamIdentity?: UpstreamIdentity,
   ) {
     this.document = document;
     const services = new Map<string, UpstreamService>();
@@ -76,7 +78,9 @@ export class RouteTable {
       try {
         services.set(
           spec.name,
-          old && old.fingerprint === JSON.stringify(spec) ? old : new UpstreamService(spec, clock),
+          old && old.fingerprint === JSON.stringify(spec)
+            ? old
+            : new UpstreamService(spec, clock, upstreamIdentity),
         );
       } catch (err) {
         throw gatewayError('gateway_route_file_invalid', `service ${spec.name}: ${(err as Error).message}`);

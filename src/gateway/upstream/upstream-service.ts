@@ -7,6 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { type Dispatcher, interceptors, Pool } from 'undici';
 import type { Clock } from '../../core/index.ts';
+import {
+  mtlsConnector,
+  parseSpiffeId,
+  type RevocationCheck,
+  type RotatingCredentials,
+} from '../../core/mtls/index.ts';
 import type { ServiceSpec } from '../routes/route-file.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -25,6 +31,13 @@ export interface UpstreamTarget {
   consecutiveHealthFailures: number;
 }
 
+/** The gateway's own SVID, for upstreams named by SPIFFE ID (`tls.spiffeId`). */
+export interface UpstreamIdentity {
+  readonly credentials: RotatingCredentials;
+  readonly trustDomain: string;
+  readonly revocations: RevocationCheck;
+}
+
 export class UpstreamService {
   readonly name: string;
   readonly audience: string;
@@ -38,7 +51,7 @@ export class UpstreamService {
   #timer: NodeJS.Timeout | undefined;
   readonly #spec: ServiceSpec;
 
-  constructor(spec: ServiceSpec, clock: Clock) {
+  constructor(spec: ServiceSpec, clock: Clock, identity?: UpstreamIdentity) {
     this.#spec = spec;
     this.name = spec.name;
     this.audience = spec.audience ?? spec.name;
@@ -47,15 +60,17 @@ export class UpstreamService {
     this.bodyTimeoutMs = spec.timeouts?.bodyMs ?? 30_000;
     this.budget = new RetryBudget(spec.retries?.budgetPercent ?? 20);
     const tls = spec.tls;
-    const connect = {
-      timeout: spec.timeouts?.connectMs ?? 2_000,
-      ...(tls?.caFile ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
-      ...(tls?.certFile && tls.keyFile
-        ? { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') }
-        : {}),
-      ...(tls?.serverName ? { servername: tls.serverName } : {}),
-      rejectUnauthorized: true,
-    };
+    const connect = tls?.spiffeId
+      ? meshConnector(tls.spiffeId, identity, spec.timeouts?.connectMs ?? 2_000)
+      : {
+          timeout: spec.timeouts?.connectMs ?? 2_000,
+          ...(tls?.caFile ? { ca: readFileSync(tls.caFile, 'utf8') } : {}),
+          ...(tls?.certFile && tls.keyFile
+            ? { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') }
+            : {}),
+          ...(tls?.serverName ? { servername: tls.serverName } : {}),
+          rejectUnauthorized: true,
+        };
     const attempts = spec.retries?.attempts ?? 1;
     this.targets = spec.targets.map((origin) => {
       const pool = new Pool(origin, {
@@ -158,4 +173,20 @@ export class UpstreamService {
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all(this.targets.map((t) => t.pool.close().catch(() => undefined)));
   }
+}
+
+/** mTLS with the gateway's SVID to an upstream that must present `spiffeId` (a mesh service). */
+function meshConnector(spiffeId: string, identity: UpstreamIdentity | undefined, timeoutMs: number) {
+  if (!identity) {
+    throw new TypeError(
+      `tls.spiffeId needs the gateway's own SVID: run the gateway under \`bulwark up\` (or with a join token)`,
+    );
+  }
+  const trustDomain = parseSpiffeId(spiffeId).trustDomain;
+  return mtlsConnector(identity.credentials, {
+    trustDomains: new Set([identity.trustDomain, trustDomain]),
+    revocations: identity.revocations,
+    authorizeServer: (id) => id === spiffeId,
+    connectTimeoutMs: timeoutMs,
+  });
 }
