@@ -164,6 +164,10 @@ export async function runComponent(
     await mesh?.close();
     throw err;
   }
+  // Listed in authority's registry once it can serve: sidecars and SDKs then reach it by name.
+  await mesh
+    ?.register(url)
+    .catch((err) => logger.warn({ err: err as Error }, 'registering with authority failed'));
   let stopped: Promise<void> | undefined;
   return {
     url,

@@ -4,6 +4,7 @@
  */
 import { Provider } from 'oidc-provider';
 import type { ComponentContext, ComponentDefinition, ComponentInstance, Store } from '../core/index.ts';
+import type { KeysClient } from '../sdk/keys/index.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from './admin/admin-auth.ts';
 import { registerPlatformRoutes } from './admin/platform-routes.ts';
 import { registerUserRoutes } from './admin/user-routes.ts';
@@ -12,6 +13,8 @@ import { ClientRegistry, installHashedSecretComparison } from './clients/client-
 import { IDENTITY_CONFIG, identityConfig } from './config.ts';
 import { IDENTITY_ERRORS } from './errors.ts';
 import { createSecretBox, loadKek } from './keys/key-encryption.ts';
+import { resealStale } from './keys/reseal.ts';
+import { KeysVault, localVault, type SecretVault } from './keys/secret-vault.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { DEFAULT_RULES, Throttle } from './login/throttle.ts';
 import { Passkeys } from './mfa/passkeys.ts';
@@ -36,21 +39,63 @@ const SYNC_MS = 2000;
 const MAINTENANCE_MS = 60_000;
 const CLIENT_ROLES_CACHE_MS = 2000;
 
+/** What the runtime may inject into identity (see {@link createIdentityComponent}). */
+export interface IdentityOptions {
+  /**
+   * The client identity seals its secrets at rest with (signing keys, TOTP seeds), called once per start.
+   * Undefined (or a function returning undefined): the local key-encryption key, as before. Identity
+   * closes the client when it stops (`KeysClient.close` leaves an injected dispatcher alone).
+   */
+  keys?: (ctx: ComponentContext) => KeysClient | undefined | Promise<KeysClient | undefined>;
+  /** The named AES-256-GCM key in `keys` (default `bulwark-identity`; created on first use by an admin caller). */
+  keysKey?: string;
+  /** How long a data key from `keys` is cached for sealing and opening (default 5 min). */
+  keysCacheTtlMs?: number;
+}
+
 /** Builds the services and the provider factory; exported for tests that need the parts. */
-export async function createIdentity(ctx: ComponentContext): ReturnType<typeof buildIdentity> {
+export async function createIdentity(
+  ctx: ComponentContext,
+  options: IdentityOptions = {},
+): ReturnType<typeof buildIdentity> {
   const store = ctx.openStore();
+  const client = await options.keys?.(ctx);
   try {
-    return await buildIdentity(ctx, store);
+    return await buildIdentity(ctx, store, client, options);
   } catch (err) {
-    // A start that fails (storage, migration, wrong passphrase) must not leave a pool or file open.
+    // A start that fails (storage, migration, wrong passphrase, keys down) must not leave a pool or file open.
     await store.close().catch(() => undefined);
+    await client?.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** The vault for this start: `keys` when a client is given (re-sealing local values to it), else local. */
+async function openVault(
+  store: Store,
+  box: ReturnType<typeof createSecretBox>,
+  client: KeysClient | undefined,
+  options: IdentityOptions,
+  logger: ComponentContext['logger'],
+): Promise<SecretVault> {
+  if (!client) return localVault(box);
+  const vault = new KeysVault({
+    client,
+    legacy: box,
+    ...(options.keysKey ? { key: options.keysKey } : {}),
+    ...(options.keysCacheTtlMs === undefined ? {} : { ttlMs: options.keysCacheTtlMs }),
+  });
+  await vault.init();
+  const moved = await resealStale(store, vault);
+  logger.info({ vault: 'keys', resealed: moved }, 'identity secrets are sealed through keys');
+  return vault;
 }
 
 async function buildIdentity(
   ctx: ComponentContext,
   store: Store,
+  client: KeysClient | undefined,
+  options: IdentityOptions,
 ): Promise<{
   services: IdentityServices;
   findClient(id: string): Promise<Record<string, unknown> | undefined>;
@@ -59,13 +104,15 @@ async function buildIdentity(
   const config = identityConfig(ctx.section);
   await store.migrate(IDENTITY_MIGRATIONS);
   const { clock, audit, logger } = ctx;
+  // The local key stays even with `keys`: it opens values written before, and derives cookie/CSRF keys.
   const box = createSecretBox(loadKek(ctx.config.home, config.keyPassphrase));
+  const vault = await openVault(store, box, client, options, logger);
   const maxTokenSeconds = Math.max(
     config.accessTokenTtlSeconds,
     config.idTokenTtlSeconds,
     ...Object.values(config.resources).map((r) => r.accessTokenTtlSeconds ?? 0),
   );
-  const keys = new SigningKeys({ store, box, clock, retentionMs: (maxTokenSeconds + 300) * 1000 });
+  const keys = new SigningKeys({ store, vault, clock, retentionMs: (maxTokenSeconds + 300) * 1000 });
   await keys.ensure();
   const roles = new RoleStore(store);
   await roles.seed();
@@ -162,6 +209,7 @@ async function buildIdentity(
     logger,
     audit,
     box,
+    vault,
     host,
     provider: () => host.provider(),
     verifier: () => {
@@ -178,7 +226,7 @@ async function buildIdentity(
       provider: () => host.provider(),
       invalidate: (id) => Adapter.invalidateClient(id),
     }),
-    totp: new TotpFactor({ store, box, clock, issuer: 'Bulwark' }),
+    totp: new TotpFactor({ store, vault, clock, issuer: 'Bulwark' }),
     recovery: new RecoveryCodes(store, clock),
     passkeys: new Passkeys({
       store,
@@ -218,12 +266,28 @@ async function buildIdentity(
     close: async () => {
       clearInterval(sync);
       clearInterval(maintenance);
+      if (vault instanceof KeysVault) vault.clear();
       await store.close();
+      await client?.close();
     },
   };
 }
 
-export const identityComponent: ComponentDefinition = {
+/**
+ * The identity component, with what the runtime injects.
+ *
+ * @example
+ * // in the runtime, once mTLS gives components a dispatcher and the keys URL:
+ * createIdentityComponent({ keys: () => new KeysClient({ url: keysUrl, caller: identitySpiffeId, dispatcher }) })
+ */
+export function createIdentityComponent(options: IdentityOptions = {}): ComponentDefinition {
+  return {
+    ...identityDefinition,
+    create: (ctx) => createIdentityInstance(ctx, options),
+  };
+}
+
+const identityDefinition = {
   name: 'identity',
   description:
     'OpenID Connect provider: users, MFA, roles, service accounts, signing keys and token revocation',
@@ -233,28 +297,35 @@ export const identityComponent: ComponentDefinition = {
   // Browsers and OpenID Connect clients reach these without an SVID (the issuer's endpoints, the login
   // pages and their assets); the admin API and the revocation feed take callers with an SVID only.
   publicPaths: ['/oidc', '/interaction', '/assets'],
-  async create(ctx: ComponentContext): Promise<ComponentInstance> {
-    const { services, findClient, close } = await createIdentity(ctx);
-    const { host, tls, listenHost } = services;
-    return {
-      routes: async (app) => {
-        // The issuer needs the bound port: resolve it on the first request of any route here.
-        app.addHook('onRequest', async () => {
-          host.resolveIssuer(app, tls, listenHost);
-        });
-        mountProvider(app, host, tls, listenHost);
-        await app.register(introspectionFastPath(services, findClient));
-        await app.register(pagesPlugin(services));
-        registerUserRoutes(app, services);
-        registerPlatformRoutes(app, services);
-      },
-      readiness: {
-        storage: async () => {
-          await services.store.query('SELECT 1 AS ok');
-          return true;
-        },
-      },
-      close,
-    };
-  },
 };
+
+async function createIdentityInstance(
+  ctx: ComponentContext,
+  options: IdentityOptions,
+): Promise<ComponentInstance> {
+  const { services, findClient, close } = await createIdentity(ctx, options);
+  const { host, tls, listenHost } = services;
+  return {
+    routes: async (app) => {
+      // The issuer needs the bound port: resolve it on the first request of any route here.
+      app.addHook('onRequest', async () => {
+        host.resolveIssuer(app, tls, listenHost);
+      });
+      mountProvider(app, host, tls, listenHost);
+      await app.register(introspectionFastPath(services, findClient));
+      await app.register(pagesPlugin(services));
+      registerUserRoutes(app, services);
+      registerPlatformRoutes(app, services);
+    },
+    readiness: {
+      storage: async () => {
+        await services.store.query('SELECT 1 AS ok');
+        return true;
+      },
+    },
+    close,
+  };
+}
+
+/** Identity sealing its secrets with the local key-encryption key (no `keys` client). */
+export const identityComponent: ComponentDefinition = createIdentityComponent();

@@ -4,6 +4,11 @@ import { errorFactory } from '../core/index.ts';
 export const IDENTITY_ERRORS = {
   identity_keys_missing: { status: 500, title: 'No signing key is available' },
   identity_kek_mismatch: { status: 500, title: 'The key-encryption key cannot open the stored keys' },
+  identity_keys_unavailable: {
+    status: 503,
+    title: 'The keys component that seals identity secrets is unreachable or refuses identity',
+  },
+  identity_secret_unreadable: { status: 500, title: 'A stored secret does not open under its row' },
   identity_key_rotation: { status: 409, title: 'The key rotation phase cannot run now' },
   identity_password_policy: { status: 400, title: 'The password does not meet the password policy' },
   identity_user_exists: { status: 409, title: 'A user with that username or e-mail exists' },

@@ -4,6 +4,7 @@ import type { AuditSink, Clock, Logger, Store } from '../core/index.ts';
 import type { ClientRegistry } from './clients/client-registry.ts';
 import type { IdentityConfig } from './config.ts';
 import type { SecretBox } from './keys/key-encryption.ts';
+import type { SecretVault } from './keys/secret-vault.ts';
 import type { SigningKeys } from './keys/signing-keys.ts';
 import type { Throttle } from './login/throttle.ts';
 import type { Passkeys } from './mfa/passkeys.ts';
@@ -22,7 +23,10 @@ export interface IdentityServices {
   clock: Clock;
   logger: Logger;
   audit: AuditSink;
+  /** The local key-encryption key: derives cookie and CSRF keys (sub-keys, never stored). */
   box: SecretBox;
+  /** Seals secrets at rest: through `keys` when identity has a client, else with `box`. */
+  vault: SecretVault;
   host: ProviderHost;
   provider(): Promise<Provider>;
   verifier(): AccessTokenVerifier;

@@ -66,13 +66,16 @@ async function createKeys(context: ComponentContext, overrides: KeysOverrides): 
       defaultMaxUses: settings.defaultMaxUsesPerVersion,
     });
     await keyring.init();
+    if (context.mesh) await ensurePlatformKeys(keyring, context.mesh.spiffeIdOf('identity'), context);
     const transit = new Transit(keyring, random);
     const services: KeysServices = {
       keyring,
       transit,
       vault: new TokenVault(keyStore, transit, random, context.clock),
       subjects: new SubjectKeys(keyStore, provider, context.clock, random),
-      authorizer: overrides.authorizer ?? new AllowListAuthorizer(settings.admins, settings.subjects),
+      authorizer:
+        overrides.authorizer ??
+        new AllowListAuthorizer(settings.admins, withPlatformSubjects(settings.subjects, context)),
       audit: context.audit,
       identifyCaller: context.mesh
         ? (req) => {
@@ -121,4 +124,34 @@ async function createKeys(context: ComponentContext, overrides: KeysOverrides): 
     await store.close();
     throw err;
   }
+}
+
+/**
+ * What Bulwark's own components need from keys when they run on the mesh: identity seals its signing keys
+ * and TOTP seeds under `bulwark-identity` (data keys and decrypt for identity's SPIFFE ID only), and audit
+ * encrypts personal data under each subject's key (subject encrypt and decrypt for audit; erasure stays
+ * with the configured callers).
+ */
+export const IDENTITY_KEY = 'bulwark-identity';
+
+async function ensurePlatformKeys(keyring: Keyring, identity: string, context: ComponentContext) {
+  try {
+    await keyring.record(IDENTITY_KEY);
+  } catch {
+    await keyring
+      .create({ name: IDENTITY_KEY, type: 'aes256-gcm', acl: { datakey: [identity], decrypt: [identity] } })
+      .then(() => context.logger.info({ key: IDENTITY_KEY }, "created identity's key"))
+      // Another replica created it first.
+      .catch(() => undefined);
+  }
+}
+
+function withPlatformSubjects(subjects: KeysSettings['subjects'], context: ComponentContext) {
+  if (!context.mesh) return subjects;
+  const audit = context.mesh.spiffeIdOf('audit');
+  return {
+    ...subjects,
+    encrypt: [...(subjects.encrypt ?? []), audit],
+    decrypt: [...(subjects.decrypt ?? []), audit],
+  };
 }

@@ -119,6 +119,11 @@ describe('a component on mutual TLS', () => {
     assert.deepEqual(await res.body.json(), { caller: 'spiffe://bulwark.local/service/orders' });
   });
 
+  it('registers each joined component in the registry, so others resolve it by name', async () => {
+    assert.equal(await meshOf(client).resolve('ledger'), server.url);
+    assert.equal(await meshOf(client).resolve('nobody'), undefined);
+  });
+
   it('the client refuses a server that is not the component it meant to call', async () => {
     const mesh = meshOf(client);
     // ledger's listener presents ledger's SVID; a dispatcher meant for `audit` must not accept it.

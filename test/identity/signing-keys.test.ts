@@ -11,6 +11,7 @@ import * as oidc from 'openid-client';
 import { ManualClock } from '../../src/core/index.ts';
 import { SqliteStore } from '../../src/core/storage/index.ts';
 import { createSecretBox } from '../../src/identity/keys/key-encryption.ts';
+import { localVault } from '../../src/identity/keys/secret-vault.ts';
 import { SigningKeys } from '../../src/identity/keys/signing-keys.ts';
 import { IDENTITY_MIGRATIONS } from '../../src/identity/migrations.ts';
 import { type Engine, type IdentityFixture, startIdentity } from './fixtures/identity-server.ts';
@@ -128,7 +129,7 @@ describe('signing keys at rest', () => {
     await store.migrate(IDENTITY_MIGRATIONS);
     const clock = new ManualClock();
     const box = createSecretBox(Buffer.alloc(32, 7));
-    const keys = new SigningKeys({ store, box, clock, retentionMs: 60_000 });
+    const keys = new SigningKeys({ store, vault: localVault(box), clock, retentionMs: 60_000 });
     await keys.ensure();
     await keys.ensure();
     assert.equal((await keys.list()).length, 1, 'one key on first start, not one per start');
@@ -137,7 +138,7 @@ describe('signing keys at rest', () => {
     await assert.rejects(
       new SigningKeys({
         store,
-        box: createSecretBox(Buffer.alloc(32, 8)),
+        vault: localVault(createSecretBox(Buffer.alloc(32, 8))),
         clock,
         retentionMs: 0,
       }).privateJwks(),

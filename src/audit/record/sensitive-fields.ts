@@ -12,12 +12,21 @@ const SECRET_VALUE =
 
 const normalise = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
+/** The form keys are compared in (case, `-` and `_` insensitive), for the lists of {@link SensitivePolicy}. */
+export const normaliseKey = normalise;
+
 export interface SensitivePolicy {
   secretKeys: ReadonlySet<string>;
   hashKeys: ReadonlySet<string>;
   maskKeys: ReadonlySet<string>;
   /** Key of the pseudonymising HMAC. */
   pepper: Buffer;
+  /**
+   * Keys whose values are personal data encrypted under the data subject's key (crypto-shredding). They
+   * are left in clear here, checked for secrets only; set only by `PiiShredder` (src/audit/shred), which
+   * seals every such value before a record leaves it. Takes precedence over `hashKeys` and `maskKeys`.
+   */
+  encryptKeys?: ReadonlySet<string>;
 }
 
 export function sensitivePolicy(
@@ -92,7 +101,8 @@ export function protectDetails(value: unknown, policy: SensitivePolicy, path: st
           details: { field: at },
         });
       }
-      if (policy.hashKeys.has(n) && v !== null) out[key] = pseudonym(v, policy.pepper);
+      if (policy.encryptKeys?.has(n) && v !== null) out[key] = protectDetails(v, policy, at, depth + 1);
+      else if (policy.hashKeys.has(n) && v !== null) out[key] = pseudonym(v, policy.pepper);
       else if (policy.maskKeys.has(n) && v !== null) out[key] = mask(v);
       else out[key] = protectDetails(v, policy, at, depth + 1);
     }

@@ -55,7 +55,8 @@ export async function up(
         }
       : {}),
   });
-  const stages: Record<string, number> = meshed ? { authority: 0, audit: 1 } : { audit: 0 };
+  // keys before identity, which seals its secrets through it; audit and keys reach each other lazily.
+  const stages: Record<string, number> = meshed ? { authority: 0, audit: 1, keys: 1 } : { audit: 0 };
   const supervisor = new Supervisor(
     enabled.map((c) => ({
       name: c.name,

@@ -31,6 +31,13 @@ export interface ComponentMesh {
   dispatcher(name: string): Dispatcher;
   /** The SPIFFE ID of the Bulwark component `name` in this trust domain. */
   spiffeIdOf(name: string): string;
+  /**
+   * Registers the component's listener in authority's service registry and keeps it alive with
+   * heartbeats, so that sidecars and SDKs resolve it by name; it is removed again on close.
+   */
+  register(url: string): Promise<void>;
+  /** The base URL of a healthy instance of the service `name` from the registry, if any. */
+  resolve(name: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -75,8 +82,9 @@ export async function joinComponentMesh(
   if (!url) throw new TypeError('mesh.authorityUrl is not set');
   const caFile = authorityCaFile(config);
   if (!existsSync(caFile)) throw new TypeError(`the authority's CA certificate ${caFile} does not exist`);
+  const authority = new AuthorityClient({ url, authorityCa: readFileSync(caFile, 'utf8') });
   const identity = await WorkloadIdentity.join({
-    authority: new AuthorityClient({ url, authorityCa: readFileSync(caFile, 'utf8') }),
+    authority,
     joinToken,
     minVersion: config.server.tls.minVersion,
     onError: (err) => logger.warn({ err: err as Error }, 'mesh identity upkeep failed; retrying'),
@@ -87,6 +95,7 @@ export async function joinComponentMesh(
   };
   const spiffeIdOf = (name: string) => serviceSpiffeId(identity.trustDomain, name);
   const agents = new Map<string, Dispatcher>();
+  let registration: { id: string; timer: NodeJS.Timeout } | undefined;
   return {
     spiffeId: identity.spiffeId,
     trustDomain: identity.trustDomain,
@@ -102,7 +111,33 @@ export async function joinComponentMesh(
       }
       return agent;
     },
+    async register(listenUrl) {
+      const { hostname, port } = new URL(listenUrl);
+      const host = hostname.replace(/^\[|\]$/g, '');
+      const { id, ttlSeconds } = await authority.register(host, Number(port));
+      // Three heartbeats per TTL: one lost beat does not take the instance out of the registry.
+      const timer = setInterval(
+        () => {
+          authority
+            .heartbeat(id)
+            .catch((err) => logger.warn({ err: err as Error }, 'registry heartbeat failed'));
+        },
+        Math.max(1000, (ttlSeconds * 1000) / 3),
+      ).unref();
+      registration = { id, timer };
+    },
+    async resolve(name) {
+      const healthy = (await authority.resolve(name)).filter((i) => i.healthy);
+      const pick = healthy[Math.floor(Math.random() * healthy.length)];
+      if (!pick) return undefined;
+      const host = pick.host.includes(':') ? `[${pick.host}]` : pick.host;
+      return `https://${host}:${pick.port}`;
+    },
     async close() {
+      if (registration) {
+        clearInterval(registration.timer);
+        await authority.deregister(registration.id).catch(() => undefined);
+      }
       await Promise.all([...agents.values()].map((a) => a.destroy()));
       await identity.close();
     },

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Clock, Store } from '../../core/index.ts';
 import { identityError } from '../errors.ts';
-import type { SecretBox } from './key-encryption.ts';
+import type { SecretVault } from './secret-vault.ts';
 
 export const SIGNING_ALG = 'ES256';
 
@@ -42,13 +42,13 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).to
 
 export class SigningKeys {
   readonly #store: Store;
-  readonly #box: SecretBox;
+  readonly #vault: SecretVault;
   readonly #clock: Clock;
   readonly #retentionMs: number;
 
-  constructor(options: { store: Store; box: SecretBox; clock: Clock; retentionMs: number }) {
+  constructor(options: { store: Store; vault: SecretVault; clock: Clock; retentionMs: number }) {
     this.#store = options.store;
-    this.#box = options.box;
+    this.#vault = options.vault;
     this.#clock = options.clock;
     this.#retentionMs = options.retentionMs;
   }
@@ -63,6 +63,8 @@ export class SigningKeys {
     try {
       await this.privateJwks();
     } catch (cause) {
+      // `keys` down or refusing is not a changed passphrase: say which, so the fix is the right one.
+      if ((cause as { code?: string }).code === 'identity_keys_unavailable') throw cause;
       throw identityError(
         'identity_kek_mismatch',
         'the stored signing keys cannot be opened: components.identity.keyPassphrase (or <home>/identity/kek) changed',
@@ -90,12 +92,14 @@ export class SigningKeys {
     const current = rows.find((r) => r.state === 'current');
     if (!current)
       throw identityError('identity_keys_missing', 'no current signing key; restart to create one');
-    const keys = rows.map((r) => ({
-      ...(JSON.parse(this.#box.open(r.private_sealed, `signing-key:${r.kid}`)) as JWK),
-      kid: r.kid,
-      alg: r.alg,
-      use: 'sig',
-    }));
+    const keys = await Promise.all(
+      rows.map(async (r) => ({
+        ...(JSON.parse(await this.#vault.open(r.private_sealed, `signing-key:${r.kid}`)) as JWK),
+        kid: r.kid,
+        alg: r.alg,
+        use: 'sig',
+      })),
+    );
     return { keys, currentKid: current.kid };
   }
 
@@ -161,7 +165,7 @@ export class SigningKeys {
     const kid = randomUUID();
     const now = this.#clock.now();
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
-    const sealed = this.#box.seal(JSON.stringify(await exportJWK(privateKey)), `signing-key:${kid}`);
+    const sealed = await this.#vault.seal(JSON.stringify(await exportJWK(privateKey)), `signing-key:${kid}`);
     await this.#store.execute(
       'INSERT INTO signing_keys (kid, alg, state, private_sealed, public_jwk, created_at, activated_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
       [kid, SIGNING_ALG, state, sealed, JSON.stringify(publicJwk), now, state === 'current' ? now : null],

@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import { ManualClock } from '../../core/index.ts';
 import { SqliteStore } from '../../core/storage/index.ts';
 import { createSecretBox } from '../keys/key-encryption.ts';
+import { localVault } from '../keys/secret-vault.ts';
 import { IDENTITY_MIGRATIONS } from '../migrations.ts';
 import { TotpFactor } from './totp.ts';
 
@@ -16,7 +17,7 @@ async function setup() {
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0, 0));
   const factor = new TotpFactor({
     store,
-    box: createSecretBox(Buffer.alloc(32, 1)),
+    vault: localVault(createSecretBox(Buffer.alloc(32, 1))),
     clock,
     issuer: 'Bulwark',
   });

@@ -5,7 +5,7 @@
  */
 import { Secret, TOTP } from 'otpauth';
 import type { Clock, Store } from '../../core/index.ts';
-import type { SecretBox } from '../keys/key-encryption.ts';
+import type { SecretVault } from '../keys/secret-vault.ts';
 
 const PERIOD = 30;
 const WINDOW = 1;
@@ -17,13 +17,13 @@ export interface TotpEnrolment {
 
 export class TotpFactor {
   readonly #store: Store;
-  readonly #box: SecretBox;
+  readonly #vault: SecretVault;
   readonly #clock: Clock;
   readonly #issuer: string;
 
-  constructor(options: { store: Store; box: SecretBox; clock: Clock; issuer: string }) {
+  constructor(options: { store: Store; vault: SecretVault; clock: Clock; issuer: string }) {
     this.#store = options.store;
-    this.#box = options.box;
+    this.#vault = options.vault;
     this.#clock = options.clock;
     this.#issuer = options.issuer;
   }
@@ -42,10 +42,12 @@ export class TotpFactor {
   /** Starts (or restarts) an enrolment: a fresh 160-bit seed, unconfirmed until a code is verified. */
   async begin(userId: string, label: string): Promise<TotpEnrolment> {
     const secret = new Secret({ size: 20 }).base32;
+    // Sealed before the statement: when the vault (keys) is down, the previous enrolment stays as it was.
+    const sealed = await this.#vault.seal(secret, `totp:${userId}`);
     await this.#store.execute(
       `INSERT INTO totp (user_id, secret_sealed, confirmed, last_step) VALUES (?, ?, 0, 0)
        ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed = 0, last_step = 0`,
-      [userId, this.#box.seal(secret, `totp:${userId}`)],
+      [userId, sealed],
     );
     return { secret, uri: this.#totp(secret, label).toString() };
   }
@@ -70,7 +72,7 @@ export class TotpFactor {
       [userId],
     );
     if (!row) return false;
-    const secret = this.#box.open(row.secret_sealed, `totp:${userId}`);
+    const secret = await this.#vault.open(row.secret_sealed, `totp:${userId}`);
     const now = this.#clock.now();
     const delta = this.#totp(secret, userId).validate({ token: code, timestamp: now, window: WINDOW });
     if (delta === null) return false;

@@ -54,6 +54,11 @@ export class KeysClient {
     this.#dispatcher = options.dispatcher ?? new Agent({ connect: options.ca ? { ca: options.ca } : {} });
   }
 
+  /** The identity this client sends in the caller header (e.g. to name itself in a key's `acl`). */
+  get caller(): string {
+    return this.#caller;
+  }
+
   /** Sends one request; resolves to the parsed JSON body or throws a {@link KeysApiError}. */
   async call<T = Item>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
     const res = await request(`${this.#url}${path}`, {
@@ -156,6 +161,54 @@ export class KeysClient {
       tokens.map((token) => ({ token })),
     );
     return rows.map((r) => String(r['value']));
+  }
+
+  /**
+   * Encrypts values under one data subject's key (crypto-shredding; needs `subjects.encrypt`). The subject
+   * id travels in the body, never in the URL.
+   */
+  async subjectEncrypt(
+    subject: string,
+    items: readonly { plaintext: Uint8Array; context?: Context }[],
+  ): Promise<string[]> {
+    const out = await this.call<{ batch_results: Item[] }>('POST', '/v1/subjects/encrypt', {
+      subject,
+      batch: items.map((i) => ({
+        plaintext: Buffer.from(i.plaintext).toString('base64'),
+        ...(i.context ? { context: i.context } : {}),
+      })),
+    });
+    return out.batch_results.map((r) => String(r['ciphertext']));
+  }
+
+  /**
+   * Decrypts values of one subject; each item resolves to its plaintext or its own error (a batch may mix
+   * good and tampered values). An erased subject rejects the whole call with `keys_subject_erased` (410).
+   */
+  async subjectDecrypt(
+    subject: string,
+    items: readonly { ciphertext: string; context?: Context }[],
+  ): Promise<(Buffer | KeysApiError)[]> {
+    const out = await this.call<{ batch_results: Item[] }>('POST', '/v1/subjects/decrypt', {
+      subject,
+      batch: items.map((i) => ({ ciphertext: i.ciphertext, ...(i.context ? { context: i.context } : {}) })),
+    });
+    return out.batch_results.map((r) => {
+      const error = r['error'] as { code: string; status: number; detail: string } | undefined;
+      return error
+        ? new KeysApiError(error.code, error.status, error.detail)
+        : Buffer.from(String(r['plaintext']), 'base64');
+    });
+  }
+
+  /** Erases a subject's key for good (needs `subjects.erase`): its data becomes unreadable everywhere. */
+  async eraseSubject(subject: string): Promise<{ subjectRef: string; alreadyErased: boolean }> {
+    const out = await this.call<{ subject_ref: string; already_erased: boolean }>(
+      'POST',
+      '/v1/subjects/erase',
+      { subject },
+    );
+    return { subjectRef: out.subject_ref, alreadyErased: out.already_erased };
   }
 
   async close(): Promise<void> {
