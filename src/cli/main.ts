@@ -16,6 +16,7 @@ import { registerSidecarCommands } from './commands/sidecar.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
 import { configFile, loadPlatformConfig } from './config-file.ts';
+import { writeDemoConfig } from './demo.ts';
 import { prepareOperatorIdentity } from './operator-identity.ts';
 
 const program = new Command()
@@ -33,9 +34,16 @@ const globalConfig = () => configFile(program.opts<{ config?: string }>().config
 program
   .command('up')
   .description('start every enabled component on this machine, supervised (Ctrl-C stops them all)')
-  .action(async () => {
-    const file = globalConfig();
-    process.exitCode = await up(loadPlatformConfig(file), file, process.stdout);
+  .option(
+    '--demo',
+    'also run the clinic example (examples/clinic) behind the platform, seeded with demo users',
+  )
+  .action(async (options: { demo?: boolean }) => {
+    let file = globalConfig();
+    if (options.demo) file = writeDemoConfig(loadPlatformConfig(file).home, file);
+    process.exitCode = await up(loadPlatformConfig(file), file, process.stdout, {
+      demo: options.demo ?? false,
+    });
   });
 
 program

@@ -103,11 +103,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /**
    * Starts the children stage by stage: a stage starts once every child of the previous one reported
-   * ready. Rejects if one cannot start.
+   * ready (and `beforeStage` resolved). Rejects if one cannot start.
    */
-  async start(): Promise<void> {
+  async start(options: { beforeStage?(stage: number): Promise<void> } = {}): Promise<void> {
     const stages = [...new Set(this.#children.map((c) => c.spec.stage ?? 0))].sort((a, b) => a - b);
     for (const stage of stages) {
+      // e.g. seeding data through the APIs of the stages already running, before the next one starts.
+      await options.beforeStage?.(stage);
       const wave = this.#children.filter((c) => (c.spec.stage ?? 0) === stage);
       const results = await Promise.allSettled(wave.map((child) => this.#launch(child)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -31,6 +31,8 @@ export const gatewayComponent: ComponentDefinition = {
   defaultPort: 7408,
   configProperties: GATEWAY_CONFIG,
   errors: GATEWAY_ERRORS,
+  // Upstream services verify the gateway's identity assertions with this key set; it holds public keys only.
+  publicPaths: ['/v1/gateway/jwks.json'],
   create: createGatewayComponent,
 };
 

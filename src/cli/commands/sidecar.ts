@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Dispatcher } from 'undici';
 import { componentAuditClient, coreError, createLogger } from '../../core/index.ts';
+import { componentDispatcher } from '../../core/mtls/index.ts';
 import { DEFAULT_RESILIENCE, DEFAULT_SIDECAR } from '../../sidecar/index.ts';
 import { launchSidecar } from '../../sidecar/launch.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
@@ -98,11 +100,14 @@ export function registerSidecarCommands(program: Command): void {
         maskFields: config.log.maskFields,
       });
       const auditUrl = state?.components.find((c) => c.name === 'audit')?.url ?? undefined;
+      // audit serves only mTLS under `bulwark up`: events go with the sidecar's SVID once it has joined.
+      let auditDispatcher: Dispatcher | undefined;
       const audit = componentAuditClient(
         `sidecar-${flags.port}`,
         config,
         logger,
         config.auditClient.url ?? auditUrl,
+        () => auditDispatcher,
       );
       const running = await launchSidecar({
         settings: {
@@ -139,11 +144,18 @@ export function registerSidecarCommands(program: Command): void {
             .map(([s, p]) => `, ${s} on 127.0.0.1:${p}`)
             .join('')}\n`,
       );
+      auditDispatcher = componentDispatcher(running.identity, 'audit');
       const stop = async () => {
         await running.stop();
         await audit.close();
+        await auditDispatcher?.close();
         process.exit(0);
       };
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop());
+      if (process.send) {
+        // Under a supervisor (`bulwark up --demo`): ready once listening; gone with the supervisor.
+        process.once('disconnect', () => void stop());
+        process.send({ type: 'ready', url: `https://${flags.host}:${running.inboundPort}` });
+      }
     });
 }

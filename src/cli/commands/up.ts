@@ -14,6 +14,7 @@ import {
   systemClock,
 } from '../../core/index.ts';
 import { COMPONENTS } from '../components.ts';
+import { clinicDemo } from '../demo.ts';
 import { removeState, writeState } from '../runtime-state.ts';
 import { type ChildState, Supervisor } from '../supervisor.ts';
 import { authorityAdminCall } from './authority.ts';
@@ -24,6 +25,7 @@ export async function up(
   config: BulwarkConfig,
   configPath: string | undefined,
   out: NodeJS.WritableStream,
+  options: { demo?: boolean } = {},
 ): Promise<number> {
   if (config.mode === 'development') {
     for (const issue of insecureSettings(config))
@@ -57,14 +59,31 @@ export async function up(
   });
   // keys before identity, which seals its secrets through it; audit and keys reach each other lazily.
   const stages: Record<string, number> = meshed ? { authority: 0, audit: 1, keys: 1 } : { audit: 0 };
-  const supervisor = new Supervisor(
-    enabled.map((c) => ({
-      name: c.name,
-      module: ENTRY,
-      args: args(c.name),
-      env: () => env(c.name),
-      stage: stages[c.name] ?? 2,
-    })),
+  if (options.demo && (!meshed || !caFile)) {
+    out.write('The demo needs TLS and the authority component: enable them, or run `bulwark up` alone.\n');
+    return 1;
+  }
+  const demo =
+    options.demo && caFile
+      ? clinicDemo({
+          home: config.home,
+          caFile,
+          entry: ENTRY,
+          urlOf: (name) => supervisor.snapshot().find((c) => c.name === name)?.url ?? undefined,
+          mintJoinToken: (service) => mintJoinToken(config, authorityUrl ?? '', caFile, service),
+        })
+      : undefined;
+  const supervisor: Supervisor = new Supervisor(
+    [
+      ...enabled.map((c) => ({
+        name: c.name,
+        module: ENTRY,
+        args: args(c.name),
+        env: () => env(c.name),
+        stage: stages[c.name] ?? 2,
+      })),
+      ...(demo?.specs ?? []),
+    ],
     config.supervisor,
     systemClock,
   );
@@ -101,13 +120,19 @@ export async function up(
 
   out.write(`Bulwark is starting (mode ${config.mode}, data in ${config.home})...\n`);
   try {
-    await supervisor.start();
+    await supervisor.start(demo ? { beforeStage: (stage) => demo.beforeStage(stage) } : {});
   } catch (err) {
     out.write(`Start failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stop();
     return 1;
   }
-  out.write(summary(supervisor.snapshot(), caFile));
+  const started = supervisor.snapshot();
+  out.write(summary(started, caFile));
+  if (demo) {
+    const gateway = started.find((c) => c.name === 'gateway');
+    const identity = started.find((c) => c.name === 'identity');
+    out.write(demo.summary(gateway?.endpoints?.['public'] ?? '-', identity?.url ?? '-'));
+  }
   await done;
   return 0;
 }

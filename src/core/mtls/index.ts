@@ -9,6 +9,7 @@ export {
   type ResolvedInstance,
   type SvidResponse,
 } from './authority-client.ts';
+export { componentDispatcher } from './component-mesh.ts';
 export { MTLS_ERRORS, type MtlsErrorCode, mtlsError } from './errors.ts';
 export { type MtlsDispatcherOptions, mtlsConnector, mtlsDispatcher } from './mtls-dispatcher.ts';
 export { enforceMtls, type MtlsListenerOptions } from './mtls-listener.ts';
