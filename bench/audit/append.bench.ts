@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
@@ -49,10 +49,22 @@ function makeBatch(n: number): Record<string, unknown>[] {
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? 0;
 
+/** User + system CPU seconds of another process (Linux /proc; clock ticks are 100 Hz). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function launch(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(NODE, ['test/audit/fixtures/run-audit.ts', 'sqlite', home, 'audit', '0', '200'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // AUDIT_BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) goes to the audit process.
+  const extra = process.env['AUDIT_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(
+    NODE,
+    [...extra, 'test/audit/fixtures/run-audit.ts', 'sqlite', home, 'audit', '0', '200'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const line = await new Promise<string>((resolve) =>
     createInterface({ input: child.stdout! }).once('line', resolve),
   );
@@ -71,6 +83,7 @@ async function benchIngest(home: string) {
   const acks: { at: number; upTo: number }[] = [];
   const agent = new Agent({ connect: { ca } });
   let sent = 0;
+  const cpuBefore = { client: process.cpuUsage(), audit: processCpuSeconds(child.pid!) };
   const started = performance.now();
   const worker = async () => {
     while (sent < TOTAL) {
@@ -92,6 +105,21 @@ async function benchIngest(home: string) {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const clientUsage = process.cpuUsage(cpuBefore.client);
+  if (process.env['AUDIT_BENCH_THREADS']) {
+    // Per-thread CPU of the audit process (user, system seconds), to see where the time goes.
+    const { readdirSync } = await import('node:fs');
+    for (const t of readdirSync(`/proc/${child.pid}/task`)) {
+      const stat = readFileSync(`/proc/${child.pid}/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.indexOf(')'));
+      const f = stat.split(') ')[1]!.split(' ');
+      console.log(`  thread ${name}: user ${Number(f[11]) / 100} s, system ${Number(f[12]) / 100} s`);
+    }
+  }
+  const cpu = {
+    client: (clientUsage.user + clientUsage.system) / 1e6,
+    audit: processCpuSeconds(child.pid!) - cpuBefore.audit,
+  };
   await new Promise((r) => setTimeout(r, 1500));
   // Ack-to-checkpoint from the server's record of when each checkpoint was signed (same machine clock), so
   // the time a poll request would wait behind ingest traffic is not counted.
@@ -110,7 +138,16 @@ async function benchIngest(home: string) {
   );
   await pool.close();
   await agent.close();
-  return { child, url, ca, rate: TOTAL / seconds, seconds, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+  return {
+    child,
+    url,
+    ca,
+    cpu,
+    rate: TOTAL / seconds,
+    seconds,
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+  };
 }
 
 function benchBaseline(dir: string) {
@@ -152,15 +189,21 @@ function benchBaseline(dir: string) {
   return rate;
 }
 
-async function benchVerify(url: string, ca: string, home: string) {
+async function benchVerify(url: string, ca: string, home: string, pid: number) {
   const source = httpLogSource(url, { ca });
+  const cpuBefore = { client: process.cpuUsage(), audit: processCpuSeconds(pid) };
   const started = performance.now();
   const report = await verifyLog(source, {
     logKey: parseVerifierKey(readFileSync(join(home, 'audit', 'log.vkey'), 'utf8')),
   });
   const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(cpuBefore.client);
+  const cpu = {
+    client: (client.user + client.system) / 1e6,
+    audit: processCpuSeconds(pid) - cpuBefore.audit,
+  };
   await source.close();
-  return { ok: report.ok, size: report.size, seconds };
+  return { ok: report.ok, size: report.size, seconds, cpu };
 }
 
 async function benchProofs(dir: string) {
@@ -211,18 +254,24 @@ const dir = mkdtempSync(join(tmpdir(), 'bulwark-audit-bench-'));
 try {
   const ingest = await benchIngest(dir);
   const baseline = benchBaseline(dir);
-  const verify = await benchVerify(ingest.url, ingest.ca, dir);
+  const verify = await benchVerify(ingest.url, ingest.ca, dir, ingest.child.pid!);
   ingest.child.kill('SIGTERM');
   const proofs = await benchProofs(dir);
   const f = (n: number) => Math.round(n).toLocaleString('en-US');
   console.log(
     `audit ingest (HTTPS, batches of ${BATCH}, ${CONCURRENCY} in flight): ${f(ingest.rate)} records/s over ${f(TOTAL)} records`,
   );
+  console.log(
+    `  CPU during ingest: audit process ${ingest.cpu.audit.toFixed(1)} s, bench client ${ingest.cpu.client.toFixed(1)} s, over ${ingest.seconds.toFixed(1)} s (load average ${loadavg()[0]!.toFixed(2)} at the end)`,
+  );
   console.log(`baseline plain SQLite inserts (same rows, no hashing, no HTTP):  ${f(baseline)} records/s`);
   console.log(`ratio audit / baseline: ${(ingest.rate / baseline).toFixed(2)}`);
   console.log(`ack -> signed checkpoint: p50 ${ingest.p50.toFixed(0)} ms, p99 ${ingest.p99.toFixed(0)} ms`);
   console.log(
     `verify ${f(verify.size)} records over HTTPS: ${verify.seconds.toFixed(1)} s (${verify.ok ? 'ok' : 'FAILED'})`,
+  );
+  console.log(
+    `  CPU during verify: audit process ${verify.cpu.audit.toFixed(1)} s, verifier ${verify.cpu.client.toFixed(1)} s`,
   );
   console.log(
     `inclusion proof in a ${f(PROOF_SIZE)}-leaf tile tree on SQLite (cold cache): mean ${(proofs.mean * 1000).toFixed(0)} us, p99 ${(proofs.p99 * 1000).toFixed(0)} us (tree built in ${proofs.buildSeconds.toFixed(1)} s)`,

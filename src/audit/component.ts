@@ -23,6 +23,7 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
   const signer = loadLogKey(home, settings.origin);
   const policy = sensitivePolicy(settings, loadPepper(home));
   const store = context.openStore();
+  let log: AuditLog | undefined;
   try {
     await store.migrate(AUDIT_MIGRATIONS);
     if (store.engine === 'sqlite') {
@@ -31,7 +32,8 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
       await store.execute('PRAGMA cache_size = -65536');
       await store.execute('PRAGMA wal_autocheckpoint = 8192');
     }
-    const log = await AuditLog.open(store);
+    const opened = await AuditLog.open(store);
+    log = opened;
     const checkpointer = new Checkpointer({
       log,
       store,
@@ -68,10 +70,12 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
       close: async () => {
         retention.stop();
         await checkpointer.stop();
+        await opened.close();
         await store.close();
       },
     };
   } catch (err) {
+    await log?.close();
     await store.close();
     throw err;
   }

@@ -35,7 +35,7 @@ describe('tamper suite (PostgreSQL)', () => {
       options: `-c search_path=bulwark_${f.definition.name}`,
     });
     await db.connect();
-    await db.query('ALTER TABLE audit_record DISABLE TRIGGER USER');
+    await db.query('ALTER TABLE audit_segment DISABLE TRIGGER USER');
     await db.query(sql);
     await db.end();
     const report = await auditVerify(resolveTarget({ url: f.url }, f.home), sink, false);
@@ -45,16 +45,17 @@ describe('tamper suite (PostgreSQL)', () => {
   it('detects a changed record and names its index', async () => {
     assert.deepEqual(
       await tampered(
-        `UPDATE audit_record SET body = replace(body, '"identity.login"', '"identity.logout"') WHERE idx = 77`,
+        // Record 77 is line 78 of the first segment (one segment per batch of 100).
+        `UPDATE audit_segment SET bodies = array_to_string((SELECT array_agg(CASE WHEN k = 78 THEN replace(l, '"identity.login"', '"identity.logout"') ELSE l END ORDER BY k) FROM unnest(string_to_array(bodies, E'\\n')) WITH ORDINALITY AS t(l, k)), E'\\n') WHERE first_idx = 0`,
       ),
       { code: 'leaf_mismatch', index: 77 },
     );
   });
 
-  it('detects a deleted record and names its index', async () => {
-    assert.deepEqual(await tampered('DELETE FROM audit_record WHERE idx = 150'), {
+  it('detects a deleted segment (batch) and names its first index', async () => {
+    assert.deepEqual(await tampered('DELETE FROM audit_segment WHERE first_idx = 100'), {
       code: 'missing_record',
-      index: 150,
+      index: 100,
     });
   });
 });

@@ -4,12 +4,14 @@
  * one and name where.
  */
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { signCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
-import { signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
+import { httpLogSource } from '../../src/audit/verifier/http-log-source.ts';
+import { verifyLog } from '../../src/audit/verifier/log-verifier.ts';
+import { parseVerifierKey, signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
 import { CompactRange, leafHash } from '../../src/audit/verifier/tree-hash.ts';
 import { auditVerify, resolveTarget } from '../../src/cli/commands/audit.ts';
 import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
@@ -35,8 +37,8 @@ async function verify(f: AuditFixture) {
 function attacker(f: AuditFixture): DatabaseSync {
   const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
   for (const t of [
-    'audit_record_no_update',
-    'audit_record_no_delete',
+    'audit_segment_no_update',
+    'audit_segment_no_delete',
     'audit_tile_no_update',
     'audit_tile_no_delete',
     'audit_checkpoint_no_delete',
@@ -44,6 +46,21 @@ function attacker(f: AuditFixture): DatabaseSync {
     db.exec(`DROP TRIGGER IF EXISTS ${t}`);
   }
   return db;
+}
+
+/** Rewrites the stored bodies of the segment holding `idx` (records are stored one segment per batch). */
+function editSegment(db: DatabaseSync, idx: number, edit: (bodies: string[], at: number) => string[]): void {
+  const seg = db
+    .prepare(
+      'SELECT first_idx, bodies FROM audit_segment WHERE first_idx <= ? ORDER BY first_idx DESC LIMIT 1',
+    )
+    .get(idx) as { first_idx: number; bodies: string };
+  const bodies = edit(seg.bodies.split('\n'), idx - seg.first_idx);
+  db.prepare('UPDATE audit_segment SET bodies = ?, n = ? WHERE first_idx = ?').run(
+    bodies.join('\n'),
+    bodies.length,
+    seg.first_idx,
+  );
 }
 
 describe('tamper suite (SQLite)', () => {
@@ -61,11 +78,39 @@ describe('tamper suite (SQLite)', () => {
     const f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 1, 10);
     const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
-    assert.throws(() => db.exec("UPDATE audit_record SET outcome = 'success'"), /append-only/);
-    assert.throws(() => db.exec('DELETE FROM audit_record'), /append-only/);
+    assert.throws(() => db.exec("UPDATE audit_segment SET bodies = ''"), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM audit_segment'), /append-only/);
+    assert.throws(() => db.exec("UPDATE audit_record_id SET id = 'x'"), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM audit_record_id'), /append-only/);
+    assert.throws(() => db.exec('DELETE FROM audit_term'), /append-only/);
     assert.throws(() => db.exec('DELETE FROM audit_checkpoint'), /append-only/);
     assert.throws(() => db.exec('UPDATE audit_floor SET min_index = -1'), /only moves forward/);
     db.close();
+    await f.stop();
+  });
+
+  it('finds the same failure with leaves hashed in a worker thread, in small pipelined batches', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const logKey = parseVerifierKey(readFileSync(join(f.home, 'audit', 'log.vkey'), 'utf8'));
+    const run = async () => {
+      const source = httpLogSource(f.url, { ca: f.ca });
+      try {
+        return await verifyLog(source, { logKey, hashThread: true, batch: 64 });
+      } finally {
+        await source.close();
+      }
+    };
+    const clean = await run();
+    assert.deepEqual([clean.ok, clean.size], [true, 300], JSON.stringify(clean.failure));
+    const db = attacker(f);
+    editSegment(db, 123, (bodies, at) => {
+      bodies[at] = bodies[at]!.replace('"identity.login"', '"identity.logim"');
+      return bodies;
+    });
+    db.close();
+    const r = await run();
+    assert.deepEqual([r.ok, r.failure?.code, r.failure?.index], [false, 'leaf_mismatch', 123]);
     await f.stop();
   });
 
@@ -73,23 +118,35 @@ describe('tamper suite (SQLite)', () => {
     const f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 3);
     const db = attacker(f);
-    db.exec(
-      'UPDATE audit_record SET body = replace(body, \'"identity.login"\', \'"identity.logim"\') WHERE idx = 123',
-    );
+    editSegment(db, 123, (bodies, at) => {
+      bodies[at] = bodies[at]!.replace('"identity.login"', '"identity.logim"');
+      return bodies;
+    });
     db.close();
     const r = await verify(f);
     assert.deepEqual([r.ok, r.failure?.code, r.failure?.index], [false, 'leaf_mismatch', 123]);
     await f.stop();
   });
 
-  it('detects a deleted record and names its index', async () => {
+  it('detects a deleted segment (batch) and names its first index', async () => {
     const f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 3);
     const db = attacker(f);
-    db.exec('DELETE FROM audit_record WHERE idx = 200');
+    db.exec('DELETE FROM audit_segment WHERE first_idx = 200');
     db.close();
     const r = await verify(f);
     assert.deepEqual([r.failure?.code, r.failure?.index], ['missing_record', 200]);
+    await f.stop();
+  });
+
+  it('detects one record cut out of the middle of a segment and names its index', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    await fill(f, 3);
+    const db = attacker(f);
+    editSegment(db, 240, (bodies, at) => bodies.filter((_, k) => k !== at));
+    db.close();
+    const r = await verify(f);
+    assert.deepEqual([r.ok, r.failure?.index], [false, 240]);
     await f.stop();
   });
 
@@ -97,11 +154,10 @@ describe('tamper suite (SQLite)', () => {
     const f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 3);
     const db = attacker(f);
-    const [a, b] = db.prepare('SELECT body FROM audit_record WHERE idx IN (250, 251) ORDER BY idx').all() as {
-      body: string;
-    }[];
-    db.prepare('UPDATE audit_record SET body = ? WHERE idx = 250').run(b!.body);
-    db.prepare('UPDATE audit_record SET body = ? WHERE idx = 251').run(a!.body);
+    editSegment(db, 250, (bodies, at) => {
+      [bodies[at], bodies[at + 1]] = [bodies[at + 1]!, bodies[at]!];
+      return bodies;
+    });
     db.close();
     const r = await verify(f);
     assert.deepEqual([r.failure?.code, r.failure?.index], ['record_mismatch', 250]);
@@ -112,7 +168,7 @@ describe('tamper suite (SQLite)', () => {
     let f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 4);
     const db = attacker(f);
-    db.exec('DELETE FROM audit_record WHERE idx >= 350');
+    editSegment(db, 350, (bodies, at) => bodies.slice(0, at));
     db.close();
     assert.deepEqual([(await verify(f)).failure?.index], [350]);
     f = await f.restart();
@@ -127,19 +183,26 @@ describe('tamper suite (SQLite)', () => {
     const f = await startAudit('sqlite', { settings: { ...SETTINGS, anchorIntervalMs: 0 } });
     await fill(f, 4);
     const db = attacker(f);
-    const rows = db.prepare('SELECT idx, body FROM audit_record ORDER BY idx').all() as {
-      idx: number;
-      body: string;
+    const segments = db.prepare('SELECT first_idx, bodies FROM audit_segment ORDER BY first_idx').all() as {
+      first_idx: number;
+      bodies: string;
     }[];
     const range = new CompactRange();
     const leaves: Buffer[] = [];
-    for (const row of rows) {
-      if (row.idx >= 300) {
-        row.body = row.body.replace('"outcome":"failure"', '"outcome":"success"');
-        db.prepare('UPDATE audit_record SET body = ? WHERE idx = ?').run(row.body, row.idx);
+    for (const seg of segments) {
+      const bodies = seg.bodies.split('\n');
+      if (seg.first_idx >= 300) {
+        for (let k = 0; k < bodies.length; k++)
+          bodies[k] = bodies[k]!.replace('"outcome":"failure"', '"outcome":"success"');
+        db.prepare('UPDATE audit_segment SET bodies = ? WHERE first_idx = ?').run(
+          bodies.join('\n'),
+          seg.first_idx,
+        );
       }
-      leaves.push(leafHash(row.body));
-      range.append(leaves.at(-1)!);
+      for (const body of bodies) {
+        leaves.push(leafHash(body));
+        range.append(leaves.at(-1)!);
+      }
     }
     // A thorough attacker also rewrites the level-0 tiles and replaces the later checkpoints.
     const tiles = db.prepare('SELECT idx FROM audit_tile WHERE level = 0').all() as { idx: number }[];

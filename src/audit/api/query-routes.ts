@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { SqlValue } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { type LoggedRecord, toCef, toEcs, toSyslog } from '../export/event-formats.ts';
-import { recordById } from '../log/record-store.ts';
+import { minIndex, recordById, SEGMENT_MAX, searchTerm } from '../log/record-store.ts';
 import type { AuditContext } from './audit-context.ts';
 
 const filterProperties = {
@@ -31,26 +31,69 @@ export interface SearchFilter {
   limit: number;
 }
 
+/** Segments read per query round while filling a page. */
+const SEGMENTS_PER_ROUND = 16;
+
 export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise<LoggedRecord[]> {
-  const where: string[] = ['idx > ?'];
-  const params: SqlValue[] = [f.after];
-  // Times are stored as normalised ISO 8601 UTC strings, which sort in time order.
-  const add = (clause: string, value: SqlValue) => {
-    where.push(clause);
-    params.push(value);
-  };
-  if (f.from) add('time >= ?', new Date(f.from).toISOString());
-  if (f.to) add('time < ?', new Date(f.to).toISOString());
-  for (const key of ['actor', 'action', 'outcome', 'component', 'category'] as const) {
-    const v = f[key];
-    if (v !== undefined) add(`${key} = ?`, v);
+  // Segments are narrowed in SQL (time bounds per segment, one exact-match term per filtered field); the
+  // records inside are then filtered exactly, in index order.
+  const from = f.from ? new Date(f.from).toISOString() : undefined;
+  const to = f.to ? new Date(f.to).toISOString() : undefined;
+  const where: string[] = ['first_idx > ?'];
+  const params: SqlValue[] = [];
+  if (from) {
+    where.push('max_time >= ?');
+    params.push(from);
   }
-  params.push(f.limit);
-  const rows = await ctx.store.query<{ body: string }>(
-    `SELECT body FROM audit_record WHERE ${where.join(' AND ')} ORDER BY idx LIMIT ?`,
-    params,
+  if (to) {
+    where.push('min_time < ?');
+    params.push(to);
+  }
+  const fields = ['actor', 'action', 'outcome', 'component', 'category'] as const;
+  for (const key of fields) {
+    const v = f[key];
+    if (v === undefined) continue;
+    where.push('EXISTS (SELECT 1 FROM audit_term t WHERE t.term = ? AND t.seg = s.first_idx)');
+    params.push(searchTerm(key, v));
+  }
+  const sql = `SELECT first_idx, bodies FROM audit_segment s WHERE ${where.join(' AND ')} ORDER BY first_idx LIMIT ${SEGMENTS_PER_ROUND}`;
+  const floor = await minIndex(ctx.store);
+  const after = Math.max(f.after, floor - 1);
+  const out: LoggedRecord[] = [];
+  // The segment holding `after + 1` starts at most SEGMENT_MAX - 1 records before it.
+  let cursor = after - SEGMENT_MAX;
+  while (out.length < f.limit) {
+    const rows = await ctx.store.query<{ first_idx: number; bodies: string }>(sql, [cursor, ...params]);
+    for (const row of rows) {
+      const first = Number(row.first_idx);
+      const bodies = row.bodies.split('\n');
+      for (let k = Math.max(0, after + 1 - first); k < bodies.length && out.length < f.limit; k++) {
+        const r = JSON.parse(bodies[k]!) as LoggedRecord;
+        if (matches(r, f, from, to)) out.push(r);
+      }
+      cursor = first;
+      if (out.length >= f.limit) break;
+    }
+    if (rows.length < SEGMENTS_PER_ROUND) break;
+  }
+  return out;
+}
+
+function matches(
+  r: LoggedRecord,
+  f: SearchFilter,
+  from: string | undefined,
+  to: string | undefined,
+): boolean {
+  return (
+    (from === undefined || r.time >= from) &&
+    (to === undefined || r.time < to) &&
+    (f.actor === undefined || r.actor.id === f.actor) &&
+    (f.action === undefined || r.action === f.action) &&
+    (f.outcome === undefined || r.outcome === f.outcome) &&
+    (f.component === undefined || r.source?.component === f.component) &&
+    (f.category === undefined || r.category === f.category)
   );
-  return rows.map((r) => JSON.parse(r.body) as LoggedRecord);
 }
 
 export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {

@@ -3,7 +3,7 @@
  * tile tree, and answers proofs. A batch is acknowledged only after its transaction has committed
  * (SQLite WAL with synchronous=FULL, or PostgreSQL COMMIT), so an acknowledged record survives a crash.
  */
-import type { Store } from '../../core/index.ts';
+import type { Queryable, SqlValue, Store } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { canonicalJson } from '../record/canonical-json.ts';
 import { leafData } from '../record/leaf-data.ts';
@@ -12,13 +12,17 @@ import { leafHash } from '../verifier/tree-hash.ts';
 import {
   bodiesFrom,
   findByIds,
-  insertRecords,
+  insertSegments,
   insertTiles,
   logSize,
   readTile,
-  type StoredRow,
+  recordAt,
+  SEGMENT_MAX,
+  type Segment,
+  searchTerm,
 } from './record-store.ts';
-import { TileTree } from './tile-tree.ts';
+import { SqliteWriter } from './sqlite-writer.ts';
+import { type FullTile, TileTree } from './tile-tree.ts';
 
 export interface AppendResult {
   id: string;
@@ -50,9 +54,26 @@ export class AuditLog {
   onCommit: (() => void) | undefined;
   #writing: Promise<void> | undefined;
 
-  private constructor(store: Store, tree: TileTree) {
+  readonly #writer: SqliteWriter | undefined;
+
+  private constructor(store: Store, tree: TileTree, writer: SqliteWriter | undefined) {
     this.store = store;
     this.tree = tree;
+    this.#writer = writer;
+  }
+
+  /**
+   * Runs a write that is not an append (a checkpoint row) on the writer connection when there is one, so
+   * it never waits on SQLite's write lock on the event loop.
+   */
+  async execute(sql: string, params: SqlValue[]): Promise<void> {
+    if (this.#writer) await this.#writer.execute(sql, params);
+    else await this.store.execute(sql, params);
+  }
+
+  /** Closes the writer thread (the store is closed by its owner). */
+  async close(): Promise<void> {
+    await this.#writer?.close();
   }
 
   static async open(store: Store): Promise<AuditLog> {
@@ -62,7 +83,7 @@ export class AuditLog {
       (level, index) => readTile(store, level, index),
       async (start) => (await bodiesFrom(store, start, size)).map((r) => leafHash(r.body)),
     );
-    return new AuditLog(store, tree);
+    return new AuditLog(store, tree, await SqliteWriter.open(store));
   }
 
   get size(): number {
@@ -105,72 +126,146 @@ export class AuditLog {
   }
 
   async #commit(group: Pending[]): Promise<(AppendResult[] | Error)[]> {
-    const ids = [...new Set(group.flatMap((p) => p.records.map((r) => r.id)))];
-    let prepared: { commit(): void } | undefined;
-    const results = await this.store.transaction(async (tx) => {
-      const existing = await findByIds(tx, ids);
-      const rows: StoredRow[] = [];
-      const leaves: Buffer[] = [];
-      const seen = new Map<string, { index: number; record: AuditRecord }>();
-      let next = this.tree.size;
-      const results = group.map((p): AppendResult[] | Error => {
-        // First pass: a batch with any conflicting id is refused whole, so nothing of it is half-written.
-        // Content is compared only for ids seen before (rare: retries), so the hot path serialises once.
-        const local = new Map<string, AuditRecord>();
-        for (const record of p.records) {
-          const old = existing.get(record.id);
-          const prior = seen.get(record.id)?.record ?? local.get(record.id);
-          if (old || prior) {
-            const content = canonicalJson(record);
-            const same = old ? withoutIndex(old.body) === content : canonicalJson(prior) === content;
-            if (!same) {
-              return auditError(
-                'audit_id_conflict',
-                `record ${record.id} is already in the log with different content`,
-                {
-                  details: { field: 'id', id: record.id },
-                },
-              );
-            }
-          }
-          local.set(record.id, record);
-        }
-        const out: AppendResult[] = [];
-        for (const record of p.records) {
-          const old = existing.get(record.id);
-          const prior = seen.get(record.id);
-          if (old || prior) {
-            out.push({ id: record.id, index: old ? old.idx : prior!.index, duplicate: true });
-            continue;
-          }
-          const index = next++;
-          const body = leafData(record, index);
-          rows.push({
-            idx: index,
-            id: record.id,
-            time: record.time,
-            category: record.category,
-            actor: record.actor.id,
-            action: record.action,
-            outcome: record.outcome,
-            component: record.source?.component ?? null,
-            body,
-          });
-          leaves.push(leafHash(body));
-          seen.set(record.id, { index, record });
-          out.push({ id: record.id, index, duplicate: false });
-        }
-        return out;
+    let results: (AppendResult[] | Error)[];
+    let step: { tiles: FullTile[]; commit(): void };
+    const writer = this.#writer;
+    if (writer) {
+      // Groups commit one after another and only this process appends, so the read connection sees every
+      // id committed before this group.
+      // Leaf hashing happens in the writer thread too.
+      const plan = await this.#plan(this.store, group, false);
+      step = this.tree.prepare(await writer.hash(plan.segments));
+      await writer.write(step.tiles);
+      results = plan.results;
+    } else {
+      [results, step] = await this.store.transaction(async (tx) => {
+        const plan = await this.#plan(tx, group, true);
+        const prepared = this.tree.prepare(plan.leaves);
+        await insertSegments(tx, plan.segments);
+        await insertTiles(tx, prepared.tiles);
+        return [plan.results, prepared] as const;
       });
-      const step = this.tree.prepare(leaves);
-      await insertRecords(tx, rows);
-      await insertTiles(tx, step.tiles);
-      prepared = step;
-      return results;
-    });
-    // The store resolves `transaction` only after COMMIT: the tree in memory follows the durable state.
-    prepared?.commit();
+    }
+    // Resolved only after COMMIT: the tree in memory follows the durable state.
+    step.commit();
     this.onCommit?.();
     return results;
+  }
+
+  /** Works out the new records of a group, refusing whole batches with a conflicting id. */
+  async #plan(
+    tx: Queryable,
+    group: Pending[],
+    hashLeaves: boolean,
+  ): Promise<{ results: (AppendResult[] | Error)[]; segments: Segment[]; leaves: Buffer[] }> {
+    const ids = [...new Set(group.flatMap((p) => p.records.map((r) => r.id)))];
+    const existing = await findByIds(tx, ids);
+    const builders: SegmentBuilder[] = [];
+    const leaves: Buffer[] = [];
+    const seen = new Map<string, { index: number; record: AuditRecord }>();
+    let next = this.tree.size;
+    const results: (AppendResult[] | Error)[] = [];
+    for (const p of group) {
+      // First pass: a batch with any conflicting id is refused whole, so nothing of it is half-written.
+      // Content is compared only for ids seen before (rare: retries), so the hot path serialises once.
+      const local = new Map<string, AuditRecord>();
+      let conflict: Error | undefined;
+      for (const record of p.records) {
+        const old = existing.get(record.id);
+        const prior = seen.get(record.id)?.record ?? local.get(record.id);
+        if (old !== undefined || prior) {
+          const content = canonicalJson(record);
+          const stored = old === undefined ? undefined : await recordAt(tx, old);
+          const same =
+            old !== undefined
+              ? stored !== undefined && withoutIndex(stored) === content
+              : canonicalJson(prior) === content;
+          if (!same) {
+            conflict = auditError(
+              'audit_id_conflict',
+              `record ${record.id} is already in the log with different content`,
+              { details: { field: 'id', id: record.id } },
+            );
+            break;
+          }
+        }
+        local.set(record.id, record);
+      }
+      if (conflict) {
+        results.push(conflict);
+        continue;
+      }
+      const out: AppendResult[] = [];
+      let seg: SegmentBuilder | undefined;
+      for (const record of p.records) {
+        const old = existing.get(record.id);
+        const prior = seen.get(record.id);
+        if (old !== undefined || prior) {
+          out.push({ id: record.id, index: old ?? prior!.index, duplicate: true });
+          continue;
+        }
+        const index = next++;
+        if (!seg || seg.size >= SEGMENT_MAX) {
+          seg = new SegmentBuilder(index, record.time);
+          builders.push(seg);
+        }
+        const body = leafData(record, index);
+        seg.add(record, body);
+        if (hashLeaves) leaves.push(leafHash(body));
+        seen.set(record.id, { index, record });
+        out.push({ id: record.id, index, duplicate: false });
+      }
+      results.push(out);
+    }
+    return { results, segments: builders.map((b) => b.build()), leaves };
+  }
+}
+
+/** Collects one segment's records; search terms are added only when they differ from the last record's. */
+class SegmentBuilder {
+  readonly #first: number;
+  #minTime: string;
+  #maxTime: string;
+  readonly #bodies: string[] = [];
+  readonly #ids: string[] = [];
+  readonly #terms = new Set<string>();
+  #last: AuditRecord | undefined;
+
+  constructor(first: number, time: string) {
+    this.#first = first;
+    this.#minTime = time;
+    this.#maxTime = time;
+  }
+
+  get size(): number {
+    return this.#bodies.length;
+  }
+
+  add(r: AuditRecord, body: string): void {
+    this.#bodies.push(body);
+    this.#ids.push(r.id);
+    if (r.time < this.#minTime) this.#minTime = r.time;
+    if (r.time > this.#maxTime) this.#maxTime = r.time;
+    const last = this.#last;
+    const terms = this.#terms;
+    if (last?.actor.id !== r.actor.id) terms.add(searchTerm('actor', r.actor.id));
+    if (last?.action !== r.action) terms.add(searchTerm('action', r.action));
+    if (last?.outcome !== r.outcome) terms.add(searchTerm('outcome', r.outcome));
+    if (last?.category !== r.category) terms.add(searchTerm('category', r.category));
+    if (r.source && last?.source?.component !== r.source.component)
+      terms.add(searchTerm('component', r.source.component));
+    this.#last = r;
+  }
+
+  build(): Segment {
+    return {
+      first: this.#first,
+      n: this.#bodies.length,
+      minTime: this.#minTime,
+      maxTime: this.#maxTime,
+      bodies: this.#bodies.join('\n'),
+      ids: this.#ids.join('\n'),
+      terms: [...this.#terms],
+    };
   }
 }

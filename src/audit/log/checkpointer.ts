@@ -104,7 +104,7 @@ export class Checkpointer {
       // the stored copy (history for verifiers) waits its turn behind queued appends.
       this.#latest = cp;
       this.#lastIssued = this.#o.clock.now();
-      await insertCheckpoint(this.#o.store, cp);
+      await insertCheckpoint(this.#o.log, cp);
     }
     this.#anchor();
     return this.#latest;

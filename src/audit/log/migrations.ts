@@ -74,6 +74,81 @@ EXCEPTION WHEN insufficient_privilege THEN
   RAISE NOTICE 'no privilege to create the insert-only audit role; triggers still enforce append-only';
 END $$;`;
 
+/*
+ * Version 2: segments. One row per ingest batch holds the canonical leaf bodies (one per line; canonical JSON
+ * never contains a raw newline), so a batch of 1,000 records costs one record row, 1,000 short keys in the
+ * id index (idempotency, lookup by id) and one row per distinct search term, instead of 1,000 rows with four
+ * indexes each. Existing records move over as one-record segments; the old table is then dropped.
+ * Search terms are `<field>=<value>` for actor, action, outcome, component and category. The unique index on
+ * `audit_record_id.idx` keeps what the old primary key on `idx` guaranteed: two writers can never both
+ * store a record at one index (segments alone could overlap), and pruning finds ids below the floor.
+ */
+const SQLITE_V2 = `CREATE TABLE audit_segment (first_idx INTEGER PRIMARY KEY, n INTEGER NOT NULL, min_time TEXT NOT NULL, max_time TEXT NOT NULL, bodies TEXT NOT NULL);
+CREATE TABLE audit_record_id (id TEXT PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
+CREATE UNIQUE INDEX audit_record_id_idx ON audit_record_id (idx);
+CREATE TABLE audit_term (term TEXT NOT NULL, seg INTEGER NOT NULL, PRIMARY KEY (term, seg)) WITHOUT ROWID;
+INSERT INTO audit_segment (first_idx, n, min_time, max_time, bodies) SELECT idx, 1, time, time, body FROM audit_record;
+INSERT INTO audit_record_id (id, idx) SELECT id, idx FROM audit_record;
+INSERT INTO audit_term (term, seg) SELECT 'actor=' || actor, idx FROM audit_record UNION ALL SELECT 'action=' || action, idx FROM audit_record UNION ALL SELECT 'outcome=' || outcome, idx FROM audit_record UNION ALL SELECT 'category=' || category, idx FROM audit_record UNION ALL SELECT 'component=' || component, idx FROM audit_record WHERE component IS NOT NULL;
+DROP TABLE audit_record;
+CREATE TRIGGER audit_segment_no_update BEFORE UPDATE ON audit_segment BEGIN SELECT RAISE(ABORT, 'audit_segment is append-only'); END;
+CREATE TRIGGER audit_segment_no_delete BEFORE DELETE ON audit_segment WHEN OLD.first_idx + OLD.n > (SELECT min_index FROM audit_floor) BEGIN SELECT RAISE(ABORT, 'audit_segment is append-only above the retention floor'); END;
+CREATE TRIGGER audit_record_id_no_update BEFORE UPDATE ON audit_record_id BEGIN SELECT RAISE(ABORT, 'audit_record_id is append-only'); END;
+CREATE TRIGGER audit_record_id_no_delete BEFORE DELETE ON audit_record_id WHEN OLD.idx >= (SELECT min_index FROM audit_floor) BEGIN SELECT RAISE(ABORT, 'audit_record_id is append-only above the retention floor'); END;
+CREATE TRIGGER audit_term_no_update BEFORE UPDATE ON audit_term BEGIN SELECT RAISE(ABORT, 'audit_term is append-only'); END;
+CREATE TRIGGER audit_term_no_delete BEFORE DELETE ON audit_term WHEN EXISTS (SELECT 1 FROM audit_segment WHERE first_idx = OLD.seg) BEGIN SELECT RAISE(ABORT, 'audit_term is append-only while its segment exists'); END;`;
+
+const POSTGRES_V2 = `CREATE TABLE audit_segment (first_idx BIGINT PRIMARY KEY, n INTEGER NOT NULL, min_time TEXT NOT NULL, max_time TEXT NOT NULL, bodies TEXT NOT NULL);
+CREATE TABLE audit_record_id (id TEXT PRIMARY KEY, idx BIGINT NOT NULL);
+CREATE UNIQUE INDEX audit_record_id_idx ON audit_record_id (idx);
+CREATE TABLE audit_term (term TEXT NOT NULL, seg BIGINT NOT NULL, PRIMARY KEY (term, seg));
+INSERT INTO audit_segment (first_idx, n, min_time, max_time, bodies) SELECT idx, 1, time, time, body FROM audit_record;
+INSERT INTO audit_record_id (id, idx) SELECT id, idx FROM audit_record;
+INSERT INTO audit_term (term, seg) SELECT 'actor=' || actor, idx FROM audit_record UNION ALL SELECT 'action=' || action, idx FROM audit_record UNION ALL SELECT 'outcome=' || outcome, idx FROM audit_record UNION ALL SELECT 'category=' || category, idx FROM audit_record UNION ALL SELECT 'component=' || component, idx FROM audit_record WHERE component IS NOT NULL;
+DROP TABLE audit_record;
+DROP FUNCTION audit_guard_record_delete();
+CREATE FUNCTION audit_guard_segment_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.first_idx + OLD.n > (SELECT min_index FROM audit_floor) THEN
+    RAISE EXCEPTION 'audit_segment is append-only above the retention floor' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN OLD;
+END $$;
+CREATE FUNCTION audit_guard_record_id_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.idx >= (SELECT min_index FROM audit_floor) THEN
+    RAISE EXCEPTION 'audit_record_id is append-only above the retention floor' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN OLD;
+END $$;
+CREATE FUNCTION audit_guard_term_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM audit_segment WHERE first_idx = OLD.seg) THEN
+    RAISE EXCEPTION 'audit_term is append-only while its segment exists' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN OLD;
+END $$;
+CREATE TRIGGER audit_segment_no_update BEFORE UPDATE ON audit_segment FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_segment_no_delete BEFORE DELETE ON audit_segment FOR EACH ROW EXECUTE FUNCTION audit_guard_segment_delete();
+CREATE TRIGGER audit_segment_no_truncate BEFORE TRUNCATE ON audit_segment FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_record_id_no_update BEFORE UPDATE ON audit_record_id FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_record_id_no_delete BEFORE DELETE ON audit_record_id FOR EACH ROW EXECUTE FUNCTION audit_guard_record_id_delete();
+CREATE TRIGGER audit_record_id_no_truncate BEFORE TRUNCATE ON audit_record_id FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_term_no_update BEFORE UPDATE ON audit_term FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_term_no_delete BEFORE DELETE ON audit_term FOR EACH ROW EXECUTE FUNCTION audit_guard_term_delete();
+CREATE TRIGGER audit_term_no_truncate BEFORE TRUNCATE ON audit_term FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+DO $$
+DECLARE
+  writer text := current_schema() || '_writer';
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = writer) THEN
+    EXECUTE format('GRANT SELECT, INSERT ON audit_segment, audit_record_id, audit_term TO %I', writer);
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'no privilege to grant the insert-only audit role; triggers still enforce append-only';
+END $$;`;
+
 export const AUDIT_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'append-only merkle log', sql: { sqlite: SQLITE, postgres: POSTGRES } },
+  { version: 2, name: 'segments of records', sql: { sqlite: SQLITE_V2, postgres: POSTGRES_V2 } },
 ];

@@ -1,42 +1,65 @@
 /**
  * All SQL of the audit log, on core's Store (SQLite or PostgreSQL). Writes are INSERTs only: there is no
  * UPDATE or DELETE of a record anywhere in this file except pruning below the retention floor, which the
- * database triggers also confine. Batches go in as multi-row INSERTs inside one transaction.
+ * database triggers also confine. A batch is stored as segments (see migrations.ts): one row of canonical
+ * leaf bodies, multi-row INSERTs of its ids and of its distinct search terms, all in one transaction.
  */
-import type { Queryable, SqlValue, Store } from '../../core/index.ts';
+import type { Queryable, SqlValue } from '../../core/index.ts';
 import type { FullTile } from './tile-tree.ts';
 
-export interface StoredRow {
-  idx: number;
-  id: string;
-  time: string;
-  category: string;
-  actor: string;
-  action: string;
-  outcome: string;
-  component: string | null;
-  body: string;
+/**
+ * One ingest batch as stored: the canonical leaf bodies of consecutive records from `first`, joined by
+ * newlines (canonical JSON never holds a raw newline), and likewise their ids (the id syntax has no newline).
+ * Joined strings cross to the writer thread as two copies instead of thousands of small strings.
+ */
+export interface Segment {
+  first: number;
+  n: number;
+  minTime: string;
+  maxTime: string;
+  bodies: string;
+  ids: string;
+  /** Distinct search terms (`<field>=<value>`) of the segment's records. */
+  terms: string[];
 }
 
-const RECORD_COLUMNS = 9;
-const ROWS_PER_STATEMENT = 200;
+/** Most records in one segment (a larger batch is split), so that reading one record stays cheap. */
+export const SEGMENT_MAX = 1000;
+const IDS_PER_STATEMENT = 500;
+
+export function searchTerm(field: string, value: string): string {
+  return `${field}=${value}`;
+}
+
+export async function insertSegments(tx: Queryable, segments: readonly Segment[]): Promise<void> {
+  for (const seg of segments) {
+    await tx.execute(
+      'INSERT INTO audit_segment (first_idx, n, min_time, max_time, bodies) VALUES (?, ?, ?, ?, ?)',
+      [seg.first, seg.n, seg.minTime, seg.maxTime, seg.bodies],
+    );
+    const ids = seg.ids.split('\n');
+    for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+      const n = Math.min(IDS_PER_STATEMENT, ids.length - i);
+      const params: SqlValue[] = new Array(n * 2);
+      for (let k = 0; k < n; k++) {
+        params[2 * k] = ids[i + k]!;
+        params[2 * k + 1] = seg.first + i + k;
+      }
+      await tx.execute(`INSERT INTO audit_record_id (id, idx) VALUES ${placeholders(n, 2)}`, params);
+    }
+    const terms = seg.terms;
+    for (let i = 0; i < terms.length; i += IDS_PER_STATEMENT) {
+      const chunk = terms.slice(i, i + IDS_PER_STATEMENT);
+      const params: SqlValue[] = [];
+      for (const t of chunk) params.push(t, seg.first);
+      await tx.execute(`INSERT INTO audit_term (term, seg) VALUES ${placeholders(chunk.length, 2)}`, params);
+    }
+  }
+}
 
 function placeholders(rows: number, columns: number): string {
   const one = `(${Array(columns).fill('?').join(',')})`;
   return Array(rows).fill(one).join(',');
-}
-
-export async function insertRecords(tx: Queryable, rows: readonly StoredRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
-    const params: SqlValue[] = [];
-    for (const r of chunk)
-      params.push(r.idx, r.id, r.time, r.category, r.actor, r.action, r.outcome, r.component, r.body);
-    await tx.execute(
-      `INSERT INTO audit_record (idx, id, time, category, actor, action, outcome, component, body) VALUES ${placeholders(chunk.length, RECORD_COLUMNS)}`,
-      params,
-    );
-  }
 }
 
 export async function insertTiles(tx: Queryable, tiles: readonly FullTile[]): Promise<void> {
@@ -49,19 +72,16 @@ export async function insertTiles(tx: Queryable, tiles: readonly FullTile[]): Pr
   }
 }
 
-/** Existing records among `ids` (idempotent retries). */
-export async function findByIds(
-  q: Queryable,
-  ids: readonly string[],
-): Promise<Map<string, { idx: number; body: string }>> {
-  const out = new Map<string, { idx: number; body: string }>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rows = await q.query<{ id: string; idx: number; body: string }>(
-      `SELECT id, idx, body FROM audit_record WHERE id IN (${Array(chunk.length).fill('?').join(',')})`,
+/** Indexes of the existing records among `ids` (idempotent retries). */
+export async function findByIds(q: Queryable, ids: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
+    const chunk = ids.slice(i, i + IDS_PER_STATEMENT);
+    const rows = await q.query<{ id: string; idx: number }>(
+      `SELECT id, idx FROM audit_record_id WHERE id IN (${Array(chunk.length).fill('?').join(',')})`,
       chunk,
     );
-    for (const r of rows) out.set(r.id, { idx: Number(r.idx), body: r.body });
+    for (const r of rows) out.set(r.id, Number(r.idx));
   }
   return out;
 }
@@ -75,31 +95,81 @@ export async function readTile(q: Queryable, level: number, index: number): Prom
 }
 
 export async function logSize(q: Queryable): Promise<number> {
-  const [row] = await q.query<{ n: number | null }>('SELECT MAX(idx) AS n FROM audit_record');
-  return row?.n === null || row?.n === undefined ? 0 : Number(row.n) + 1;
+  const [row] = await q.query<{ first_idx: number; n: number }>(
+    'SELECT first_idx, n FROM audit_segment ORDER BY first_idx DESC LIMIT 1',
+  );
+  return row ? Number(row.first_idx) + Number(row.n) : 0;
 }
 
+export interface StoredSegment {
+  first: number;
+  bodies: string[];
+}
+
+/** Segments holding any index in [start, end), in index order (bodies split, not parsed). */
+export async function segmentsFrom(q: Queryable, start: number, end: number): Promise<StoredSegment[]> {
+  // A segment holds at most SEGMENT_MAX records, so the one holding `start` begins no earlier than this,
+  // which keeps the lookup on the primary key.
+  const rows = await q.query<{ first_idx: number; bodies: string }>(
+    'SELECT first_idx, bodies FROM audit_segment WHERE first_idx > ? AND first_idx < ? ORDER BY first_idx',
+    [start - SEGMENT_MAX, end],
+  );
+  const out: StoredSegment[] = [];
+  for (const r of rows) {
+    const first = Number(r.first_idx);
+    const bodies = r.bodies.split('\n');
+    if (first + bodies.length > start) out.push({ first, bodies });
+  }
+  return out;
+}
+
+/** Stored bodies with their positions in [start, end), at or above the retention floor. */
 export async function bodiesFrom(
   q: Queryable,
   start: number,
   end: number,
 ): Promise<{ idx: number; body: string }[]> {
-  const rows = await q.query<{ idx: number; body: string }>(
-    'SELECT idx, body FROM audit_record WHERE idx >= ? AND idx < ? ORDER BY idx',
-    [start, end],
+  const from = Math.max(start, await minIndex(q));
+  const out: { idx: number; body: string }[] = [];
+  for (const seg of await segmentsFrom(q, from, end)) {
+    const lo = Math.max(from - seg.first, 0);
+    const hi = Math.min(end - seg.first, seg.bodies.length);
+    for (let k = lo; k < hi; k++) out.push({ idx: seg.first + k, body: seg.bodies[k]! });
+  }
+  return out;
+}
+
+export async function recordAt(q: Queryable, idx: number): Promise<string | undefined> {
+  if (idx < (await minIndex(q))) return undefined;
+  const [row] = await q.query<{ first_idx: number; bodies: string }>(
+    'SELECT first_idx, bodies FROM audit_segment WHERE first_idx <= ? ORDER BY first_idx DESC LIMIT 1',
+    [idx],
   );
-  return rows.map((r) => ({ idx: Number(r.idx), body: r.body }));
+  return row ? row.bodies.split('\n')[idx - Number(row.first_idx)] : undefined;
 }
 
 export async function recordById(
   q: Queryable,
   id: string,
 ): Promise<{ idx: number; body: string } | undefined> {
-  const [row] = await q.query<{ idx: number; body: string }>(
-    'SELECT idx, body FROM audit_record WHERE id = ?',
-    [id],
-  );
-  return row ? { idx: Number(row.idx), body: row.body } : undefined;
+  const [row] = await q.query<{ idx: number }>('SELECT idx FROM audit_record_id WHERE id = ?', [id]);
+  if (!row) return undefined;
+  const idx = Number(row.idx);
+  const body = await recordAt(q, idx);
+  return body === undefined ? undefined : { idx, body };
+}
+
+/**
+ * Stored bodies of the records among `ids`, by id (for the crypto-shredder's `storedBodies`: what
+ * `SELECT id, body FROM audit_record WHERE id IN (...)` gave before segments).
+ */
+export async function bodiesByIds(q: Queryable, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [id, idx] of await findByIds(q, ids)) {
+    const body = await recordAt(q, idx);
+    if (body !== undefined) out.set(id, body);
+  }
+  return out;
 }
 
 export type StoredCheckpoint = {
@@ -108,7 +178,10 @@ export type StoredCheckpoint = {
   created: string;
 };
 
-export async function insertCheckpoint(store: Store, cp: StoredCheckpoint): Promise<void> {
+export async function insertCheckpoint(
+  store: { execute(sql: string, params: SqlValue[]): Promise<unknown> },
+  cp: StoredCheckpoint,
+): Promise<void> {
   await store.execute('INSERT INTO audit_checkpoint (size, note, created) VALUES (?, ?, ?)', [
     cp.size,
     cp.note,

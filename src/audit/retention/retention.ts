@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditContext } from '../api/audit-context.ts';
 import { auditError } from '../errors.ts';
-import { minIndex } from '../log/record-store.ts';
+import { bodiesFrom, minIndex, SEGMENT_MAX } from '../log/record-store.ts';
 import { TILE_WIDTH } from '../log/tile-tree.ts';
 import type { AuditRecord } from '../record/record-schema.ts';
 
@@ -117,26 +117,30 @@ export class Retention {
     const now = clock.now();
     let stop = previous;
     scan: while (stop < limit) {
-      const rows = await store.query<{ idx: number; time: string; category: string }>(
-        'SELECT idx, time, category FROM audit_record WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT 1000',
-        [stop, limit],
-      );
+      const rows = await bodiesFrom(store, stop, Math.min(limit, stop + SEGMENT_MAX));
       if (rows.length === 0) break;
       for (const r of rows) {
-        const idx = Number(r.idx);
-        const expired = Date.parse(r.time) + this.retentionDays(r.category) * DAY_MS <= now;
-        if (!expired || holds.some((h) => held(h, idx, r.category))) {
-          stop = idx;
+        const { time, category } = JSON.parse(r.body) as { time: string; category: string };
+        const expired = Date.parse(time) + this.retentionDays(category) * DAY_MS <= now;
+        if (!expired || holds.some((h) => held(h, r.idx, category))) {
+          stop = r.idx;
           break scan;
         }
-        stop = idx + 1;
+        stop = r.idx + 1;
       }
     }
     const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
     if (floor <= previous) return { minIndex: previous, previous };
     await store.transaction(async (tx) => {
       await tx.execute('UPDATE audit_floor SET min_index = ? WHERE id = 1', [floor]);
-      await tx.execute('DELETE FROM audit_record WHERE idx < ?', [floor]);
+      // Whole segments below the floor go; one straddling it stays, and readers hide its records below
+      // the floor. Search terms of removed segments go with them.
+      await tx.execute('DELETE FROM audit_segment WHERE first_idx + n <= ?', [floor]);
+      await tx.execute('DELETE FROM audit_record_id WHERE idx < ?', [floor]);
+      await tx.execute(
+        'DELETE FROM audit_term WHERE seg < ? AND NOT EXISTS (SELECT 1 FROM audit_segment s WHERE s.first_idx = audit_term.seg)',
+        [floor],
+      );
     });
     await this.#selfAudit('audit.retention.prune', actor, String(floor), { previous, minIndex: floor });
     return { minIndex: floor, previous };

@@ -6,8 +6,9 @@
  * Reads the log through a {@link LogSource}; depends on no Bulwark storage.
  */
 import { type Checkpoint, openCheckpoint } from './checkpoint.ts';
+import { inlineLeafHasher, type LeafHasher, workerLeafHasher } from './leaf-hasher.ts';
 import type { NoteVerifier } from './signed-note.ts';
-import { CompactRange, leafHash } from './tree-hash.ts';
+import { CompactRange } from './tree-hash.ts';
 import { type VerificationCode, VerificationError } from './verification-error.ts';
 
 export interface LogSource {
@@ -19,6 +20,11 @@ export interface LogSource {
   checkpoints(): Promise<string[]>;
   /** Records in [start, end) as `{ index, body }`, in index order (gaps show as missing indexes). */
   entries(start: number, end: number): Promise<{ index: number; body: string }[]>;
+  /**
+   * The same as UTF-8 text, one `<index> <body>\n` line per record (the `/entries` wire form); optional,
+   * saves a string per record. The verifier may modify the bytes.
+   */
+  entryBytes?(start: number, end: number): Promise<Uint8Array>;
   /** Stored leaf hashes of [start, end), 32 bytes each. */
   leafHashes(start: number, end: number): Promise<Buffer>;
 }
@@ -48,6 +54,11 @@ export interface VerifyLogOptions {
   anchors?: readonly string[];
   onProgress?: (done: number, total: number) => void;
   batch?: number;
+  /**
+   * Hash leaves in a worker thread, overlapping with the tree re-build on this one. Default: when more
+   * than 100,000 records are to be re-hashed.
+   */
+  hashThread?: boolean;
 }
 
 /**
@@ -140,29 +151,70 @@ export async function verifyLog(source: LogSource, o: VerifyLogOptions): Promise
     }
     next = end;
   }
-  // Fetch the next batch while this one is hashed (network and hashing overlap).
-  const fetchBatch = (start: number) => {
+  const hasher = (o.hashThread ?? size - next > 100_000) ? workerLeafHasher() : inlineLeafHasher;
+  try {
+    return await checkRecords(source, o, {
+      size,
+      next,
+      batch,
+      hasher,
+      checkRoots,
+      fail,
+      range,
+      trusted,
+      report,
+    });
+  } finally {
+    await hasher.close();
+  }
+}
+
+interface RecordCheck {
+  size: number;
+  next: number;
+  batch: number;
+  hasher: LeafHasher;
+  checkRoots: () => boolean;
+  fail: (code: VerificationCode, index: number | null, message: string) => LogReport;
+  range: CompactRange;
+  trusted: number;
+  report: LogReport;
+}
+
+async function checkRecords(source: LogSource, o: VerifyLogOptions, c: RecordCheck): Promise<LogReport> {
+  const { size, batch, hasher, checkRoots, fail, range, trusted, report } = c;
+  let next = c.next;
+  // Fetch and leaf-hash the next batch while this one is checked (network, leaf hashing and the tree
+  // re-build overlap).
+  const fetchBatch = async (start: number) => {
     const end = Math.min(size, start + batch);
-    return Promise.all([source.entries(start, end), source.leafHashes(start, end)]);
+    const text = source.entryBytes
+      ? source.entryBytes(start, end)
+      : source
+          .entries(start, end)
+          .then((rows) => Buffer.from(rows.map((r) => `${r.index} ${r.body}\n`).join(''), 'utf8'));
+    const [bytes, stored] = await Promise.all([text, source.leafHashes(start, end)]);
+    return [await hasher.scan(bytes), stored] as const;
   };
   let pending = next < size ? fetchBatch(next) : undefined;
   for (let start = next; start < size; start += batch) {
     const end = Math.min(size, start + batch);
-    const [rows, stored] = await pending!;
+    const [{ positions, declared: claims, leaves }, stored] = await pending!;
     pending = end < size ? fetchBatch(end) : undefined;
     // A failure below returns early; the prefetch must not surface as an unhandled rejection.
     pending?.catch(() => undefined);
-    for (const row of rows) {
-      if (row.index !== next)
-        return fail('missing_record', next, `record ${next} is missing (next stored record is ${row.index})`);
-      const declared = declaredIndex(row.body);
+    for (let k = 0; k < positions.length; k++) {
+      const position = positions[k]!;
+      if (position !== next)
+        return fail('missing_record', next, `record ${next} is missing (next stored record is ${position})`);
+      const declared = claims[k]!;
       if (declared !== next)
         return fail(
           'record_mismatch',
           next,
-          `record stored at ${next} says it belongs at ${String(declared)}`,
+          `record stored at ${next} says it belongs at ${declared < 0 ? 'no index' : String(declared)}`,
         );
-      const leaf = leafHash(row.body);
+      const leaf = Buffer.from(leaves.buffer, leaves.byteOffset + k * 32, 32);
       const kept = stored.subarray((next - start) * 32, (next - start + 1) * 32);
       if (kept.length === 32 && !kept.equals(leaf))
         return fail('leaf_mismatch', next, `record ${next} does not match its stored leaf hash`);
@@ -181,25 +233,6 @@ export async function verifyLog(source: LogSource, o: VerifyLogOptions): Promise
     );
   report.unsignedTail = size - trusted;
   return report;
-}
-
-/**
- * The top-level `index` of a leaf without parsing the whole JSON. In RFC 8785 key order `index` follows
- * `id`, and nothing after it can hold a raw `,"index":` (later members are strings, whose quotes are
- * escaped, or objects with fixed keys), so the last occurrence is the top-level member. Whatever a forger
- * writes here, the leaf hash is still checked against the tiles and the signed roots.
- */
-function declaredIndex(body: string): number | undefined {
-  const at = body.lastIndexOf(',"index":');
-  if (at < 0) return undefined;
-  let n = 0;
-  let i = at + 9;
-  for (; i < body.length; i++) {
-    const c = body.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) break;
-    n = n * 10 + c;
-  }
-  return i === at + 9 ? undefined : n;
 }
 
 export { VerificationError };
