@@ -14,10 +14,18 @@ import { AuditLog } from './log/audit-log.ts';
 import { Checkpointer } from './log/checkpointer.ts';
 import { auditDirectory, loadLogKey, loadPepper } from './log/log-key.ts';
 import { AUDIT_MIGRATIONS } from './log/migrations.ts';
+import { bodiesByIds } from './log/record-store.ts';
 import { sensitivePolicy } from './record/sensitive-fields.ts';
 import { Retention } from './retention/retention.ts';
+import type { SubjectKeysApi } from './shred/keys-calls.ts';
+import { PiiShredder } from './shred/pii-shredder.ts';
 
-async function create(context: ComponentContext): Promise<ComponentInstance> {
+export interface AuditOptions {
+  /** The keys API audit seals personal data with (crypto-shredding); undefined: hash and mask only. */
+  keys?: (ctx: ComponentContext) => SubjectKeysApi | undefined;
+}
+
+async function create(context: ComponentContext, options: AuditOptions): Promise<ComponentInstance> {
   const settings = auditSettings(context.section);
   const home = context.config.home;
   const signer = loadLogKey(home, settings.origin);
@@ -57,6 +65,17 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
       clock: context.clock,
       logger: context.logger,
     };
+    const keys = options.keys?.(context);
+    if (keys) {
+      ctx.shredder = new PiiShredder({
+        keys,
+        encryptKeys: settings.shredKeys,
+        subjectTargetTypes: settings.shredSubjectTypes,
+        ttlMs: settings.shredDataKeyTtlMs,
+        // A retried batch keeps the ciphertexts it was first stored with, so it reads as a duplicate.
+        storedBodies: (ids) => bodiesByIds(store, ids),
+      });
+    }
     const retention = new Retention(ctx);
     retention.start();
     return {
@@ -68,6 +87,7 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
       },
       readiness: { 'log-integrity': () => checkpointer.integrity },
       close: async () => {
+        ctx.shredder?.clear();
         retention.stop();
         await checkpointer.stop();
         await opened.close();
@@ -81,10 +101,15 @@ async function create(context: ComponentContext): Promise<ComponentInstance> {
   }
 }
 
-export const auditComponent: ComponentDefinition = {
-  name: 'audit',
-  description: 'Tamper-evident audit log: Merkle tree, signed checkpoints, proofs, retention and export',
-  defaultPort: 7301,
-  configProperties: AUDIT_CONFIG_PROPERTIES,
-  create,
-};
+/** The audit component, with what the runtime injects. */
+export function createAuditComponent(options: AuditOptions = {}): ComponentDefinition {
+  return {
+    name: 'audit',
+    description: 'Tamper-evident audit log: Merkle tree, signed checkpoints, proofs, retention and export',
+    defaultPort: 7301,
+    configProperties: AUDIT_CONFIG_PROPERTIES,
+    create: (context) => create(context, options),
+  };
+}
+
+export const auditComponent: ComponentDefinition = createAuditComponent();

@@ -76,6 +76,26 @@ export const AUDIT_CONFIG_PROPERTIES: Record<string, JsonSchema> = {
     default: ['cardNumber', 'pan', 'iban', 'accountNumber'],
     description: 'Keys in `details` whose values are masked except for the last four characters.',
   },
+  shredKeys: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['email', 'phone', 'name', 'fullName', 'address', 'dateOfBirth', 'ssn'],
+    description:
+      "Keys in `details` (and a user actor's `name` and `source.ip`) encrypted under the data subject's key in `keys` before the record is hashed, so erasing that key makes them unreadable while every proof stays valid (crypto-shredding). Active when audit runs on the mesh with `keys`; otherwise `hashKeys` / `maskKeys` apply.",
+  },
+  shredSubjectTypes: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['user'],
+    description: 'Target types whose id is the data subject of a record (else the actor is).',
+  },
+  shredDataKeyTtlMs: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 3600000,
+    default: 600000,
+    description: "How long one subject's data key seals new values before a new one is wrapped by `keys`.",
+  },
   secretKeys: {
     type: 'array',
     items: { type: 'string', minLength: 1 },
@@ -112,6 +132,9 @@ export interface AuditSettings {
   hashKeys: string[];
   maskKeys: string[];
   secretKeys: string[];
+  shredKeys: string[];
+  shredSubjectTypes: string[];
+  shredDataKeyTtlMs: number;
 }
 
 /** Reads the section, falling back to each key's default (the section may come from a test). */

@@ -2,9 +2,9 @@
  * The components `bulwark up` knows (up.ts decides the start order). This is
  * the one place that imports every component: components never import each other.
  */
-import { auditComponent } from '../audit/index.ts';
+import { createAuditComponent } from '../audit/index.ts';
 import { authorityComponent } from '../authority/index.ts';
-import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
+import { buildConfigSchema, type ComponentDefinition, coreError, type JsonSchema } from '../core/index.ts';
 import { gatewayComponent } from '../gateway/index.ts';
 import { createIdentityComponent } from '../identity/index.ts';
 import { keysComponent } from '../keys/index.ts';
@@ -24,8 +24,30 @@ const identityOnKeys = createIdentityComponent({
   },
 });
 
+/**
+ * Audit seals personal data under subject keys in `keys` when both run on the mesh. They start together,
+ * so keys is found in the registry at the first record that needs it, not at start.
+ */
+const auditOnKeys = createAuditComponent({
+  keys: (ctx) => {
+    const mesh = ctx.mesh;
+    if (!mesh || ctx.config.components['keys']?.enabled === false) return undefined;
+    let client: Promise<KeysClient> | undefined;
+    const keys = () =>
+      (client ??= mesh.resolve('keys').then((url) => {
+        if (url) return new KeysClient({ url, caller: mesh.spiffeId, dispatcher: mesh.dispatcher('keys') });
+        client = undefined;
+        throw coreError('upstream_unavailable', 'keys is not registered with authority yet');
+      }));
+    return {
+      subjectEncrypt: async (subject, items) => (await keys()).subjectEncrypt(subject, items),
+      subjectDecrypt: async (subject, items) => (await keys()).subjectDecrypt(subject, items),
+    };
+  },
+});
+
 export const COMPONENTS: readonly ComponentDefinition[] = [
-  auditComponent,
+  auditOnKeys,
   authorityComponent,
   identityOnKeys,
   policyComponent,

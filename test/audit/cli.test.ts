@@ -24,6 +24,9 @@ describe('bulwark audit commands', () => {
       join(f.home, 'tls', 'ca.crt'),
       '--key',
       join(f.home, 'audit', 'log.vkey'),
+      // This log's anchors, not those of a platform that may have run in the working directory.
+      '--anchors',
+      join(f.home, 'audit', 'anchor'),
     ];
   });
   after(() => f.stop());

@@ -4,6 +4,7 @@ import type { AuditSettings } from '../config.ts';
 import type { AuditLog } from '../log/audit-log.ts';
 import type { Checkpointer } from '../log/checkpointer.ts';
 import type { SensitivePolicy } from '../record/sensitive-fields.ts';
+import type { PiiShredder } from '../shred/pii-shredder.ts';
 import type { NoteSigner } from '../verifier/signed-note.ts';
 
 export interface AuditContext {
@@ -15,4 +16,6 @@ export interface AuditContext {
   policy: SensitivePolicy;
   clock: Clock;
   logger: Logger;
+  /** Seals personal data under subject keys (crypto-shredding), when audit has `keys`. */
+  shredder?: PiiShredder;
 }

@@ -25,7 +25,10 @@ export function ingestRoutes(ctx: AuditContext): FastifyPluginAsync {
         const { records } = req.body as { records: unknown[] };
         const now = ctx.clock.now();
         const options = { policy: ctx.policy, now, maxClockSkewMs: ctx.settings.maxClockSkewMs };
-        const normalised = records.map((r, i) => normaliseRecord(r, `records[${i}]`, options));
+        // With keys, personal data is sealed under each subject's key before the leaf is hashed.
+        const normalised = ctx.shredder
+          ? await ctx.shredder.normaliseBatch(records, options)
+          : records.map((r, i) => normaliseRecord(r, `records[${i}]`, options));
         const results = await ctx.log.append(normalised);
         return {
           size: ctx.log.size,

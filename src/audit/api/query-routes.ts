@@ -106,8 +106,11 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const records = await searchRecords(ctx, req.query as SearchFilter);
-        const last = records[records.length - 1];
+        const found = await searchRecords(ctx, req.query as SearchFilter);
+        const last = found[found.length - 1];
+        // Sealed personal data reads in clear while its subject's key exists, `[erased]` after. Export,
+        // entries and proofs stay sealed, so copies can still be re-hashed.
+        const records = ctx.shredder ? await ctx.shredder.reveal(found) : found;
         return {
           records,
           next: records.length === (req.query as SearchFilter).limit && last ? last.index : null,
@@ -118,7 +121,8 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
     app.get<{ Params: { id: string } }>('/audit/v1/records/:id', async (req) => {
       const row = await recordById(ctx.store, req.params.id);
       if (!row) throw auditError('audit_not_found', 'no record with that id');
-      return JSON.parse(row.body) as LoggedRecord;
+      const record = JSON.parse(row.body) as LoggedRecord;
+      return ctx.shredder ? ((await ctx.shredder.reveal([record]))[0] ?? record) : record;
     });
 
     app.get(

@@ -40,8 +40,7 @@ export type { ShreddableRecord } from './pii-fields.ts';
 export interface PiiShredderOptions {
   keys: SubjectKeysApi;
   /**
-   * The stored bodies of records already in the log, by id (wire it to `SELECT id, body FROM audit_record
-   * WHERE id IN (...)`). With it, a retried record keeps the ciphertexts it was first stored with, so the
+   * The stored bodies of records already in the log, by id (`bodiesByIds` of the record store). With it, a retried record keeps the ciphertexts it was first stored with, so the
    * log sees the same content and answers `duplicate` rather than `audit_id_conflict` (a fresh seal has a
    * fresh nonce). Without it, retries of sealed records conflict (they are in the log all the same).
    */
