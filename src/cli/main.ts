@@ -11,7 +11,7 @@ import { registerGatewayCommands } from './commands/gateway.ts';
 import { registerIdentityCommands } from './commands/identity.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
-import { run } from './commands/run.ts';
+import { awaitRelease, run } from './commands/run.ts';
 import { registerSidecarCommands } from './commands/sidecar.ts';
 import { collectStatus, formatStatus } from './commands/status.ts';
 import { up } from './commands/up.ts';
@@ -63,6 +63,7 @@ program
   )
   .argument('<component>', 'component name')
   .action(async (name: string) => {
+    await awaitRelease();
     await run(name, loadPlatformConfig(globalConfig()), process.stdout);
   });
 

@@ -21,6 +21,26 @@ export interface ChildSpec {
    * a fresh one-time join token. A function that throws counts as a failed start.
    */
   env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>);
+  /**
+   * Fork the child as soon as the supervisor starts, so that it loads its code while earlier stages come
+   * up, and hand it its environment when its stage is reached (the child must speak the preload protocol:
+   * `bulwark run` does, see {@link PRELOAD_ENV}). Restarts fork as usual.
+   */
+  preload?: boolean;
+}
+
+/** Set in the environment of a pre-forked child: it says `loaded`, then waits for `start` with its env. */
+export const PRELOAD_ENV = 'BULWARK_PRELOAD';
+
+/** The message a pre-forked child sends once its code is loaded. */
+export interface LoadedMessage {
+  type: 'loaded';
+}
+
+/** The message that releases a pre-forked child, with the environment it runs with. */
+export interface StartMessage {
+  type: 'start';
+  env: NodeJS.ProcessEnv;
 }
 
 export interface SupervisorOptions {
@@ -59,6 +79,8 @@ interface Child {
   spec: ChildSpec;
   state: ChildState;
   process: ChildProcess | null;
+  /** A pre-forked process, resolved once it has loaded its code (null if it died first). */
+  preloaded?: Promise<ChildProcess | null>;
   failures: number;
   restartTimer: NodeJS.Timeout | null;
 }
@@ -106,6 +128,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * ready (and `beforeStage` resolved). Rejects if one cannot start.
    */
   async start(options: { beforeStage?(stage: number): Promise<void> } = {}): Promise<void> {
+    for (const child of this.#children) if (child.spec.preload) child.preloaded = this.#preload(child);
     const stages = [...new Set(this.#children.map((c) => c.spec.stage ?? 0))].sort((a, b) => a - b);
     for (const stage of stages) {
       // e.g. seeding data through the APIs of the stages already running, before the next one starts.
@@ -139,12 +162,36 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     );
   }
 
+  /** Forks a child that loads its code and waits; resolves once it has said `loaded`. */
+  #preload(child: Child): Promise<ChildProcess | null> {
+    const proc = fork(child.spec.module, [...child.spec.args], {
+      env: { ...process.env, [PRELOAD_ENV]: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      execArgv: [],
+    });
+    child.process = proc;
+    return new Promise((resolve) => {
+      proc.on('message', (message: unknown) => {
+        if ((message as { type?: unknown })?.type === 'loaded') resolve(proc);
+      });
+      proc.once('exit', () => {
+        if (child.process === proc) child.process = null;
+        resolve(null);
+      });
+    });
+  }
+
   async #launch(child: Child): Promise<void> {
     const { spec } = child;
+    const preloaded = child.preloaded;
+    child.preloaded = undefined;
     let env: NodeJS.ProcessEnv;
     try {
       env = typeof spec.env === 'function' ? await spec.env() : (spec.env ?? process.env);
     } catch (err) {
+      // A pre-forked process cannot be released without its environment: it is not needed any more.
+      (await preloaded)?.kill();
       if (this.#stopping) return;
       // Like a child that dies before it is ready: fatal the first time, retried with backoff after.
       if (child.state.restarts === 0) {
@@ -156,12 +203,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#scheduleRestart(child);
       return;
     }
-    const proc = fork(spec.module, [...spec.args], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      detached: true,
-      execArgv: [],
-    });
+    const waiting = preloaded ? await preloaded : null;
+    const proc =
+      waiting && waiting.exitCode === null && waiting.signalCode === null
+        ? waiting
+        : fork(spec.module, [...spec.args], {
+            env,
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+            detached: true,
+            execArgv: [],
+          });
+    if (proc === waiting) proc.send({ type: 'start', env } satisfies StartMessage);
     child.process = proc;
     this.#set(child, {
       status: 'starting',

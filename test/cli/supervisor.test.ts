@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,6 +25,41 @@ function spec(name: string, mode: string, extra: Record<string, string> = {}) {
 }
 
 describe('supervisor', () => {
+  it('pre-forks a later stage, which loads while the earlier one starts and runs with the env of its turn', async () => {
+    const loadedFile = join(mkdtempSync(join(tmpdir(), 'bulwark-preload-')), 'loaded');
+    let firstReadyAt = 0;
+    const supervisor = new Supervisor(
+      [
+        { ...spec('a', 'slow-ready'), stage: 0 },
+        {
+          name: 'b',
+          module: CHILD,
+          args: [],
+          stage: 1,
+          preload: true,
+          // Computed at b's turn: what it learnt from stage 0.
+          env: () => ({ ...process.env, FIXTURE_MODE: 'ok', FIXTURE_URL: `after-${firstReadyAt > 0}` }),
+        },
+      ],
+      OPTIONS,
+      systemClock,
+    );
+    process.env['FIXTURE_LOADED_FILE'] = loadedFile;
+    supervisor.on('ready', (child) => {
+      if (child.name === 'a') firstReadyAt = Date.now();
+    });
+    try {
+      await supervisor.start();
+      const b = supervisor.snapshot().find((c) => c.name === 'b')!;
+      assert.equal(b.url, 'after-true');
+      const loadedAt = Number(readFileSync(loadedFile, 'utf8'));
+      assert.ok(loadedAt < firstReadyAt, 'b had loaded before a was ready');
+    } finally {
+      delete process.env['FIXTURE_LOADED_FILE'];
+      await supervisor.stop();
+    }
+  });
+
   it('starts each child, which reports ready with its URL', async () => {
     const supervisor = new Supervisor([spec('a', 'ok'), spec('b', 'ok')], OPTIONS, systemClock);
     await supervisor.start();

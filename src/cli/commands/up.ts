@@ -81,6 +81,8 @@ export async function up(
         args: args(c.name),
         env: () => env(c.name),
         stage: stages[c.name] ?? 2,
+        // Loading a component's code is most of its start: later stages load while earlier ones start.
+        preload: true,
       })),
       ...(demo?.specs ?? []),
     ],
