@@ -37,6 +37,12 @@ export const AUTHORITY_CONFIG: Record<string, JsonSchema> = {
     description:
       'Passphrase that seals the CA private keys at rest (AES-256-GCM, key from scrypt). Give it through `BULWARK_COMPONENTS__AUTHORITY__KEY_PASSPHRASE`, never in the YAML. When null, a random 32-byte key file `<home>/authority/seal.key` (mode 0600) is created and used instead.',
   },
+  sealLocalRoot: {
+    type: 'boolean',
+    default: false,
+    description:
+      "After importing the local root (`<home>/tls/ca.key`) into its store, sealed, delete the file, so the root's private key exists only sealed inside authority (the certificate `<home>/tls/ca.crt` stays: it is the trust anchor). `bulwark up` turns this on: every component then serves an SVID, and nothing else needs the file. Off, the file stays for components run alone on the local CA.",
+  },
   instanceTtlSeconds: {
     type: 'integer',
     minimum: 2,
@@ -60,6 +66,7 @@ export interface AuthorityConfig {
   intermediateTtlDays: number;
   joinTokenTtlSeconds: number;
   keyPassphrase: string | null;
+  sealLocalRoot: boolean;
   instanceTtlSeconds: number;
   adminSpiffeIds: string[];
 }
@@ -73,6 +80,7 @@ export function authorityConfig(section: Record<string, unknown>): AuthorityConf
     intermediateTtlDays: pick('intermediateTtlDays'),
     joinTokenTtlSeconds: pick('joinTokenTtlSeconds'),
     keyPassphrase: pick('keyPassphrase'),
+    sealLocalRoot: pick('sealLocalRoot'),
     instanceTtlSeconds: pick('instanceTtlSeconds'),
     adminSpiffeIds: pick('adminSpiffeIds'),
   };

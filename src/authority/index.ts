@@ -61,6 +61,7 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
       trustDomain: config.trustDomain,
       svidTtlMs: config.svidTtlSeconds * 1000,
       intermediateTtlMs: config.intermediateTtlDays * 86_400_000,
+      sealLocalRoot: config.sealLocalRoot,
     });
     await ca.init();
     const revocations = new Revocations(store, context.clock);

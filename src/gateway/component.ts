@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import {
@@ -51,8 +52,9 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     }
     routes = parsed.document;
   }
-  const localCa = ctx.config.server.tls.enabled
-    ? (await localServerCredentials(home, 'gateway')).ca
+  const serverTls = ctx.config.server.tls;
+  const localCa = serverTls.enabled
+    ? readFileSync(serverTls.caFile ?? join(home, 'tls', 'ca.crt'), 'utf8')
     : undefined;
   const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
   const ca = [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))];
@@ -75,12 +77,16 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     : undefined;
   void bundles?.start();
   let tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
-  const serverTls = ctx.config.server.tls;
-  if (serverTls.enabled) {
+  // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
+  // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
+  const svid = ctx.mesh && !(serverTls.certFile && serverTls.keyFile) ? ctx.mesh.credentials : undefined;
+  if (serverTls.enabled || svid) {
     const pair =
       serverTls.certFile && serverTls.keyFile
         ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
-        : await localServerCredentials(home, 'gateway');
+        : svid
+          ? { cert: svid.material.certChain, key: svid.material.key }
+          : await localServerCredentials(home, 'gateway');
     tls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
   }
   const gateway = new Gateway({
@@ -122,6 +128,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
       })
     : undefined;
   feed?.start();
+  const detachSvid = svid?.attach(gateway.server as unknown as TlsServer);
   const url = await gateway.listen(config.publicPort, config.publicHost ?? ctx.config.server.host);
   gateway.watch(routesFile);
   ctx.logger.info({ url, routes: routes.routes.length }, 'gateway listening');
@@ -130,6 +137,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     readiness: { listener: () => gateway.server.listening },
     endpoints: () => ({ public: url }),
     async close() {
+      detachSvid?.();
       bundles?.stop();
       feed?.stop();
       await gateway.close(ctx.config.server.shutdownGraceMs);

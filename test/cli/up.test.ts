@@ -51,6 +51,9 @@ describe('bulwark up', () => {
       if (COMPONENTS.some((c) => c.name === 'gateway'))
         assert.match(out, /public: https:\/\/127\.0\.0\.1:\d+/);
 
+      // The root's private key lives only sealed inside authority: its plain copy is gone from disk.
+      assert.equal(existsSync(join(home, 'tls', 'ca.key')), false);
+      assert.equal(existsSync(join(home, 'tls', 'ca.crt')), true);
       const first = status();
       assert.equal(first.running, true);
       assert.deepEqual(

@@ -10,7 +10,7 @@
  *   retire   -> once every SVID of the old intermediate has expired, the old pair leaves the bundle.
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { type Clock, ensureLocalCa, type Queryable, type Store } from '../../core/index.ts';
@@ -70,6 +70,8 @@ export interface CaOptions {
   trustDomain: string;
   svidTtlMs: number;
   intermediateTtlMs: number;
+  /** Delete `<home>/tls/ca.key` once the root is in the store, sealed (see config `sealLocalRoot`). */
+  sealLocalRoot?: boolean;
   random?: (size: number) => Buffer;
 }
 
@@ -91,10 +93,20 @@ export class CertificateAuthority {
     if (!root) {
       await ensureLocalCa(this.#o.home, new Date(this.#o.clock.now()));
       const pem = readFileSync(join(this.#o.home, 'tls', 'ca.crt'), 'utf8');
-      const keyPem = readFileSync(join(this.#o.home, 'tls', 'ca.key'), 'utf8');
+      const keyFile = join(this.#o.home, 'tls', 'ca.key');
+      if (!existsSync(keyFile)) {
+        throw authorityError(
+          'authority_key_sealed',
+          `${keyFile} was sealed into authority's store and removed, and that store has no root: restore the authority database (or start with a new home)`,
+        );
+      }
+      const keyPem = readFileSync(keyFile, 'utf8');
       const cert = new x509.X509Certificate(pem);
       await this.#insert(store, 'root', null, cert, keyPem, 'active');
     }
+    // The sealed copy in the store is the one authority signs with; a plain copy on disk would let whoever
+    // reads it mint SVIDs for any workload.
+    if (this.#o.sealLocalRoot) rmSync(join(this.#o.home, 'tls', 'ca.key'), { force: true });
     await this.#ensureIntermediate();
   }
 

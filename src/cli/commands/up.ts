@@ -49,6 +49,8 @@ export async function up(
     ...process.env,
     BULWARK_HOME: config.home,
     ...(auditUrl && !config.auditClient.url ? { BULWARK_AUDIT_CLIENT__URL: auditUrl } : {}),
+    // Every listener serves an SVID here, so the local root key need not stay on disk.
+    ...(meshed && name === 'authority' ? { BULWARK_COMPONENTS__AUTHORITY__SEAL_LOCAL_ROOT: 'true' } : {}),
     // Every component but the CA itself joins the mesh with a fresh one-time token at each (re)start.
     ...(meshed && authorityUrl && name !== 'authority'
       ? {

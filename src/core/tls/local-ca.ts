@@ -9,6 +9,7 @@ import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { coreError } from '../errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -34,7 +35,9 @@ const caPaths = (home: string) => ({ cert: join(home, 'tls', 'ca.crt'), key: joi
 /** Creates the local CA if it does not exist yet; returns its certificate path. Safe to call concurrently. */
 export async function ensureLocalCa(home: string, now: Date = new Date()): Promise<string> {
   const paths = caPaths(home);
-  if (existsSync(paths.cert) && existsSync(paths.key)) return paths.cert;
+  // The certificate is written last: with it present, the key either is there or was sealed into
+  // authority's store and removed on purpose (authority `sealLocalRoot`). Never make a second root.
+  if (existsSync(paths.cert)) return paths.cert;
   mkdirSync(join(home, 'tls'), { recursive: true, mode: 0o700 });
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -72,6 +75,12 @@ export async function localServerCredentials(
     if (existing.notAfter.getTime() - now.getTime() > LEAF_RENEW_BEFORE_DAYS * DAY) {
       return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), ca };
     }
+  }
+  if (!existsSync(paths.key)) {
+    throw coreError(
+      'config_invalid',
+      `the local root key is sealed inside authority (sealLocalRoot), so no certificate for ${name} can be made from it: run ${name} under \`bulwark up\` (it then serves an SVID) or set server.tls.certFile and keyFile`,
+    );
   }
   const caCert = new x509.X509Certificate(ca);
   const caKey = await importPkcs8(readFileSync(paths.key, 'utf8'));
