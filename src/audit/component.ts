@@ -3,13 +3,20 @@
  * and proofs) on core storage, with ingest, proofs, search, export and retention over HTTPS.
  */
 import { join } from 'node:path';
-import type { ComponentContext, ComponentDefinition, ComponentInstance } from '../core/index.ts';
+import type { FastifyRequest } from 'fastify';
+import {
+  type ComponentContext,
+  type ComponentDefinition,
+  type ComponentInstance,
+  callerOf,
+} from '../core/index.ts';
 import type { AuditContext } from './api/audit-context.ts';
 import { ingestRoutes } from './api/ingest-routes.ts';
 import { proofRoutes } from './api/proof-routes.ts';
 import { queryRoutes } from './api/query-routes.ts';
 import { retentionRoutes } from './api/retention-routes.ts';
-import { AUDIT_CONFIG_PROPERTIES, auditSettings } from './config.ts';
+import { AUDIT_CONFIG_PROPERTIES, type AuditSettings, auditSettings } from './config.ts';
+import { auditError } from './errors.ts';
 import { AuditLog } from './log/audit-log.ts';
 import { Checkpointer } from './log/checkpointer.ts';
 import { auditDirectory, loadLogKey, loadPepper } from './log/log-key.ts';
@@ -80,6 +87,8 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
     retention.start();
     return {
       routes: async (app) => {
+        // On the mesh every workload may append; reading the log and managing retention are narrower.
+        app.addHook('onRequest', async (req) => authorizeCaller(req, settings));
         await app.register(ingestRoutes(ctx));
         await app.register(proofRoutes(ctx));
         await app.register(queryRoutes(ctx));
@@ -113,3 +122,28 @@ export function createAuditComponent(options: AuditOptions = {}): ComponentDefin
 }
 
 export const auditComponent: ComponentDefinition = createAuditComponent();
+
+/** Routes every SVID of the trust domain may call: append, and what a verifier needs to start from. */
+const OPEN_TO_WORKLOADS = new Set([
+  'POST /audit/v1/records',
+  'GET /audit/v1/checkpoint',
+  'GET /audit/v1/log-key',
+]);
+
+function authorizeCaller(req: FastifyRequest, settings: AuditSettings): void {
+  const caller = callerOf(req)?.spiffeId.uri;
+  // Without mTLS (audit run alone on the local CA) there is no caller identity to decide on.
+  if (!caller) return;
+  const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+  if (OPEN_TO_WORKLOADS.has(route) || route.startsWith('GET /healthz') || route.startsWith('GET /readyz'))
+    return;
+  const list = req.method === 'GET' ? settings.readers : settings.admins;
+  if (
+    !list.some((entry) => (entry.endsWith('*') ? caller.startsWith(entry.slice(0, -1)) : entry === caller))
+  ) {
+    throw auditError(
+      'audit_forbidden',
+      `${caller} may not ${req.method === 'GET' ? 'read' : 'manage'} the audit log`,
+    );
+  }
+}

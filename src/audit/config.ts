@@ -76,6 +76,19 @@ export const AUDIT_CONFIG_PROPERTIES: Record<string, JsonSchema> = {
     default: ['cardNumber', 'pan', 'iban', 'accountNumber'],
     description: 'Keys in `details` whose values are masked except for the last four characters.',
   },
+  readers: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['spiffe://bulwark.local/service/operator'],
+    description:
+      'SPIFFE IDs (a trailing `*` matches a prefix) that may search, export and read records, entries and tiles when audit serves mTLS. Every workload of the trust domain may append and read checkpoints and the log key.',
+  },
+  admins: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['spiffe://bulwark.local/service/operator'],
+    description: 'SPIFFE IDs that may place and lift legal holds and prune, when audit serves mTLS.',
+  },
   shredKeys: {
     type: 'array',
     items: { type: 'string', minLength: 1 },
@@ -132,6 +145,8 @@ export interface AuditSettings {
   hashKeys: string[];
   maskKeys: string[];
   secretKeys: string[];
+  readers: string[];
+  admins: string[];
   shredKeys: string[];
   shredSubjectTypes: string[];
   shredDataKeyTtlMs: number;

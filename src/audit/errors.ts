@@ -9,6 +9,7 @@ export const AUDIT_ERRORS = {
   audit_range: { status: 400, title: 'The requested index or tree size is outside the log' },
   audit_no_checkpoint: { status: 404, title: 'No signed checkpoint covers the requested record yet' },
   audit_key_mismatch: { status: 500, title: 'The stored log key does not belong to this log origin' },
+  audit_forbidden: { status: 403, title: 'The caller may write to the log but not read or manage it' },
   audit_export_failed: { status: 502, title: 'The export destination refused or did not acknowledge events' },
 } as const;
 
