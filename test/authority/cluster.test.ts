@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { RotatingCredentials } from '../../src/core/mtls/index.ts';
+import { RotatingCredentials, svidMaterial } from '../../src/core/mtls/index.ts';
 import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority } from './fixtures.ts';
 
@@ -22,16 +22,7 @@ describe('authority replicas on PostgreSQL', () => {
 
       // Revoked on A: B's feed (long poll, re-read every second) reports it, and B refuses renewal.
       const watcher = b.client();
-      watcher.useCredentials(
-        new RotatingCredentials({
-          spiffeId: svid.spiffeId,
-          certChain: svid.certChain,
-          key: key.privateKeyPem,
-          bundle: svid.bundle,
-          notBefore: Date.parse(svid.notBefore),
-          notAfter: Date.parse(svid.notAfter),
-        }),
-      );
+      watcher.useCredentials(new RotatingCredentials(svidMaterial(svid, key.privateKeyPem)));
       const feed = b.admin('GET', '/v1/revocations?after=0&waitMs=4000');
       await new Promise((resolve) => setTimeout(resolve, 100));
       await a.admin('POST', '/v1/revocations', { spiffeId: svid.spiffeId });

@@ -7,19 +7,12 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SvidResponse } from '../../src/core/mtls/authority-client.ts';
-import { RotatingCredentials } from '../../src/core/mtls/index.ts';
+import { RotatingCredentials, svidMaterial } from '../../src/core/mtls/index.ts';
 import { createWorkloadKey, type WorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority, type TestAuthority, withLatency } from './fixtures.ts';
 
 const credentialsOf = (svid: SvidResponse, key: WorkloadKey) =>
-  new RotatingCredentials({
-    spiffeId: svid.spiffeId,
-    certChain: svid.certChain,
-    key: key.privateKeyPem,
-    bundle: svid.bundle,
-    notBefore: Date.parse(svid.notBefore),
-    notAfter: Date.parse(svid.notAfter),
-  });
+  new RotatingCredentials(svidMaterial(svid, key.privateKeyPem));
 
 for (const engine of ['sqlite', 'postgres'] as const) {
   describe(`authority revocation races on ${engine}`, () => {

@@ -11,7 +11,7 @@ import { connect } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { Agent, request } from 'undici';
 import { openStore } from '../../src/core/index.ts';
-import { RotatingCredentials } from '../../src/core/mtls/index.ts';
+import { RotatingCredentials, svidMaterial } from '../../src/core/mtls/index.ts';
 import { createWorkloadKey } from '../../src/core/mtls/workload-key.ts';
 import { startAuthority, type TestAuthority } from './fixtures.ts';
 
@@ -95,16 +95,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       ];
       assert.deepEqual(names(svid.certChain), expected);
       // The renewed SVID carries the same names: they come from the SVID the caller proves it holds.
-      client.useCredentials(
-        new RotatingCredentials({
-          spiffeId: svid.spiffeId,
-          certChain: svid.certChain,
-          key: key.privateKeyPem,
-          bundle: svid.bundle,
-          notBefore: Date.parse(svid.notBefore),
-          notAfter: Date.parse(svid.notAfter),
-        }),
-      );
+      client.useCredentials(new RotatingCredentials(svidMaterial(svid, key.privateKeyPem)));
       const renewed = await client.renew((await createWorkloadKey()).csrPem);
       assert.deepEqual(names(renewed.certChain), expected);
       await client.close();
@@ -182,16 +173,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await assert.rejects(anonymous.renew(fresh.csrPem), { status: 401 });
       await anonymous.close();
       const client = authority.client();
-      client.useCredentials(
-        new RotatingCredentials({
-          spiffeId: svid.spiffeId,
-          certChain: svid.certChain,
-          key: key.privateKeyPem,
-          bundle: svid.bundle,
-          notBefore: Date.parse(svid.notBefore),
-          notAfter: Date.parse(svid.notAfter),
-        }),
-      );
+      client.useCredentials(new RotatingCredentials(svidMaterial(svid, key.privateKeyPem)));
       const renewed = await client.renew(fresh.csrPem);
       assert.equal(renewed.spiffeId, svid.spiffeId);
       assert.notEqual(renewed.serial, svid.serial);
@@ -201,16 +183,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     it('revokes a workload: its serials appear in the feed at once and it can no longer renew', async () => {
       const { svid, key } = await attest('rogue');
       const client = authority.client();
-      client.useCredentials(
-        new RotatingCredentials({
-          spiffeId: svid.spiffeId,
-          certChain: svid.certChain,
-          key: key.privateKeyPem,
-          bundle: svid.bundle,
-          notBefore: Date.parse(svid.notBefore),
-          notAfter: Date.parse(svid.notAfter),
-        }),
-      );
+      client.useCredentials(new RotatingCredentials(svidMaterial(svid, key.privateKeyPem)));
       const before = await client.revocations(0, 0);
       // Another party follows the feed (the revoked workload itself is refused from now on).
       const waiting = authority.admin('GET', `/v1/revocations?after=${before.sequence}&waitMs=5000`);
@@ -254,16 +227,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     it('registers instances under the caller identity and resolves only healthy ones', async () => {
       const { svid, key } = await attest('inventory');
       const client = authority.client();
-      client.useCredentials(
-        new RotatingCredentials({
-          spiffeId: svid.spiffeId,
-          certChain: svid.certChain,
-          key: key.privateKeyPem,
-          bundle: svid.bundle,
-          notBefore: Date.parse(svid.notBefore),
-          notAfter: Date.parse(svid.notAfter),
-        }),
-      );
+      client.useCredentials(new RotatingCredentials(svidMaterial(svid, key.privateKeyPem)));
       const instance = await client.register('127.0.0.1', 9443);
       const found = await client.resolve('inventory');
       assert.deepEqual(

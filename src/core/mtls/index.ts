@@ -31,6 +31,6 @@ export {
   serviceSpiffeId,
 } from './spiffe-id.ts';
 export { type MtlsOptions, mtlsServerOptions, type SvidMaterial, svidContextOptions } from './tls-options.ts';
-export { WorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts';
+export { svidMaterial, WorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts';
 export { createWorkloadKey, type WorkloadKey } from './workload-key.ts';
 export { inspectX509Svid, normaliseSerial, type SvidFacts } from './x509-svid.ts';

@@ -64,7 +64,7 @@ export class WorkloadIdentity {
   static async join(options: WorkloadIdentityOptions): Promise<WorkloadIdentity> {
     const key = await createWorkloadKey();
     const svid = await options.authority.attest(options.joinToken, key.csrPem);
-    const identity = new WorkloadIdentity(options, toMaterial(svid, key.privateKeyPem));
+    const identity = new WorkloadIdentity(options, svidMaterial(svid, key.privateKeyPem));
     await identity.#pollRevocations(0);
     identity.#scheduleRenewal();
     identity.#feed = identity.#followRevocations();
@@ -86,7 +86,7 @@ export class WorkloadIdentity {
   async renew(): Promise<void> {
     const key = await createWorkloadKey();
     const svid = await this.#o.authority.renew(key.csrPem);
-    this.credentials.update(toMaterial(svid, key.privateKeyPem));
+    this.credentials.update(svidMaterial(svid, key.privateKeyPem));
     this.#renewals++;
   }
 
@@ -159,7 +159,8 @@ export class WorkloadIdentity {
   }
 }
 
-function toMaterial(svid: SvidResponse, key: string): SvidMaterial {
+/** The material of an SVID the authority answered with, and the private key of its CSR. */
+export function svidMaterial(svid: SvidResponse, key: string): SvidMaterial {
   return {
     spiffeId: svid.spiffeId,
     certChain: svid.certChain,
