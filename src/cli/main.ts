@@ -85,7 +85,7 @@ registerKeysCommands(program);
 registerSidecarCommands(program);
 
 // Commands that call components present the operator's SVID (components serve only mTLS under `up`).
-const CALLS_COMPONENTS = new Set(['audit', 'keys', 'gateway', 'identity']);
+const CALLS_COMPONENTS = new Set(['audit', 'keys', 'gateway', 'identity', 'status']);
 program.hook('preAction', async (_program, action) => {
   let top = action;
   while (top.parent && top.parent !== program) top = top.parent;

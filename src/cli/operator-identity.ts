@@ -5,7 +5,8 @@
  * one-time join token for `spiffe://<trust domain>/service/operator`, attests with a key it generated, and
  * presents that short-lived SVID. The key lives in this process only.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { adminTokenPath } from '../authority/index.ts';
 import { AuthorityClient, createWorkloadKey } from '../core/mtls/index.ts';
 import { authorityAdminCall } from './commands/authority.ts';
@@ -25,6 +26,14 @@ let current: ClientCertificate | undefined;
  */
 export async function prepareOperatorIdentity(home: string): Promise<void> {
   if (current) return;
+  // Reused while it has more than a few minutes left: `bulwark status` in a loop must not mint a
+  // certificate (and write audit records) each time. Kept as private as the admin token it comes from.
+  const cacheFile = join(home, 'run', 'operator-svid.json');
+  const cached = readCached(cacheFile);
+  if (cached) {
+    current = cached;
+    return;
+  }
   const state = readState(home);
   const authority = state?.components.find((c) => c.name === 'authority' && c.url);
   const tokenFile = adminTokenPath(home);
@@ -41,8 +50,21 @@ export async function prepareOperatorIdentity(home: string): Promise<void> {
   try {
     const svid = await client.attest(grant.token, key.csrPem);
     current = { cert: svid.certChain, key: key.privateKeyPem };
+    mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
+    writeFileSync(cacheFile, JSON.stringify({ ...current, notAfter: Date.parse(svid.notAfter) }), {
+      mode: 0o600,
+    });
   } finally {
     await client.close();
+  }
+}
+
+function readCached(file: string): ClientCertificate | undefined {
+  try {
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as ClientCertificate & { notAfter: number };
+    return cached.notAfter - Date.now() > 5 * 60_000 ? { cert: cached.cert, key: cached.key } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -178,7 +178,11 @@ export async function startBilling(options: BillingOptions): Promise<RunningBill
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       try {
-        const route = router.match(req.method ?? 'GET', pathOf(req.url));
+        // Health for `bulwark status` and the supervisor (loopback only; says nothing about any user).
+        const path = pathOf(req.url);
+        if (req.method === 'GET' && (path === '/healthz' || path === '/readyz'))
+          return sendJson(res, 200, { status: 'ok' });
+        const route = router.match(req.method ?? 'GET', path);
         const peer = req.headers[peerHeader];
         const user = await verifier.verify(
           typeof peer === 'string' ? peer : undefined,

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { BulwarkConfig } from '../../core/index.ts';
+import { withOperatorCertificate } from '../operator-identity.ts';
 import { isAlive, readState } from '../runtime-state.ts';
 
 export interface ComponentStatus {
@@ -29,7 +30,11 @@ export async function collectStatus(config: BulwarkConfig, timeoutMs = 2000): Pr
     return { running: false, supervisorPid: null, startedAt: null, home: config.home, components: [] };
   }
   const dispatcher = new Agent({
-    connect: { ...(state.caFile ? { ca: readFileSync(state.caFile, 'utf8') } : {}), timeout: timeoutMs },
+    // Services of the mesh (the SDK's server, sidecars) want a client SVID even for health.
+    connect: withOperatorCertificate({
+      ...(state.caFile ? { ca: readFileSync(state.caFile, 'utf8') } : {}),
+      timeout: timeoutMs,
+    }),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

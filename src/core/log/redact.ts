@@ -49,7 +49,8 @@ const BEARER = /\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 /** Longest string redacted as a whole; longer log strings are cut first (bounds the cost of every scan). */
 export const MAX_LOGGED_STRING = 16_384;
 // Digit runs (single spaces or dashes allowed between digits) long enough to hold a card number.
-const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
+// Not inside a longer token (a UUID or hex id holds digit runs that can pass Luhn by chance).
+const DIGIT_RUN = /(?<![0-9A-Za-z])\d(?:[ -]?\d){12,}(?![0-9A-Za-z])/g;
 // Query parameters that carry credentials (OAuth puts some of them in URLs).
 const SECRET_QUERY =
   /([?&](?:access_token|refresh_token|id_token|token|code|client_secret|api_key|apikey|password|key)=)[^&#\s"]*/gi;

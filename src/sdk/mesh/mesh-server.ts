@@ -86,6 +86,12 @@ export function createMeshServer(options: MeshServerOptions): Server {
         deny(error.code, ip, 'unknown');
         return refuse(res, error);
       }
+      // Health for any workload of the trust domain (the operator's `bulwark status`, a supervisor): it says
+      // the server is up and reveals nothing the policy guards, so it is answered before the policy.
+      if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        return res.end('{"status":"ok"}');
+      }
       // Canonicalised once: the policy and the handler see the very same target (RFC 3986 §6.2.2).
       const canonical = meshTarget(req.url);
       if (!canonical.ok) {
