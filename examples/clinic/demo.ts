@@ -57,6 +57,11 @@ export interface DemoProcess {
   env(urls: DemoUrls): Record<string, string>;
   /** The service whose join token the process needs (MESH_JOIN_TOKEN), if any. */
   joinAs?: string;
+  /**
+   * Whether it needs the demo data first (patients seeds its records through keys); the others start
+   * beside the platform's last components, which they reach only when called.
+   */
+  afterSeed?: boolean;
 }
 
 export interface DemoUrls {
@@ -88,6 +93,7 @@ export function demoProcesses(home: string, bulwarkEntry: string): DemoProcess[]
       module: join(CLINIC, 'patients', 'main.ts'),
       args: [],
       joinAs: 'patients',
+      afterSeed: true,
       env: (urls) => ({
         ...sdk(urls),
         CLINIC_PORT: String(DEMO_PORTS.patients),

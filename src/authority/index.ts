@@ -21,6 +21,7 @@ import { startOwnSvid } from './ca/own-svid.ts';
 import { AUTHORITY_CONFIG, authorityConfig } from './config.ts';
 import { AUTHORITY_ERRORS } from './errors.ts';
 import { createAuthorityMetrics } from './metrics.ts';
+import { adminTokenPath } from './paths.ts';
 import { Instances } from './store/instances.ts';
 import { JoinTokens } from './store/join-tokens.ts';
 import { AUTHORITY_MIGRATIONS } from './store/migrations.ts';
@@ -31,8 +32,7 @@ export { rootsFromSpiffeBundle, type SpiffeBundle, toSpiffeBundle } from './ca/s
 export { AUTHORITY_CONFIG, type AuthorityConfig } from './config.ts';
 export { AUTHORITY_ERRORS, type AuthorityErrorCode, authorityError } from './errors.ts';
 
-/** Where the CLI finds the admin token on this machine. */
-export const adminTokenPath = (home: string): string => join(home, 'authority', 'admin.token');
+export { adminTokenPath } from './paths.ts';
 
 export const authorityComponent: ComponentDefinition = {
   name: 'authority',

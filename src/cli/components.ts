@@ -1,66 +1,70 @@
 /**
- * The components `bulwark up` knows (up.ts decides the start order). This is
- * the one place that imports every component: components never import each other.
+ * The components `bulwark up` knows (up.ts decides the start order). This is the one place that names
+ * every component: components never import each other. Each entry carries what checking the
+ * configuration needs (its schema, default port) and loads the component's code only when asked, so a
+ * process that runs one component (or none, like `status`) does not load all of them.
  */
-import { createAuditComponent } from '../audit/index.ts';
-import { authorityComponent } from '../authority/index.ts';
-import { buildConfigSchema, type ComponentDefinition, coreError, type JsonSchema } from '../core/index.ts';
-import { gatewayComponent } from '../gateway/index.ts';
-import { createIdentityComponent } from '../identity/index.ts';
-import { keysComponent } from '../keys/index.ts';
-import { policyComponent } from '../policy/index.ts';
-import { KeysClient } from '../sdk/keys/index.ts';
+import { AUDIT_CONFIG_PROPERTIES } from '../audit/config.ts';
+import { AUTHORITY_CONFIG } from '../authority/config.ts';
+import { buildConfigSchema, type ComponentDefinition, type JsonSchema } from '../core/index.ts';
+import { GATEWAY_CONFIG } from '../gateway/config.ts';
+import { IDENTITY_CONFIG } from '../identity/config.ts';
+import { KEYS_CONFIG } from '../keys/config.ts';
+import { POLICY_CONFIG } from '../policy/config.ts';
 
-/**
- * Identity seals its signing keys and TOTP seeds through `keys` when both run on the mesh (under
- * `bulwark up`, where keys starts before identity); alone, with its local key-encryption key.
- */
-const identityOnKeys = createIdentityComponent({
-  keys: async (ctx) => {
-    if (!ctx.mesh || ctx.config.components['keys']?.enabled === false) return undefined;
-    const url = await ctx.mesh.resolve('keys');
-    if (!url) throw new Error('keys is enabled but not registered with authority yet');
-    return new KeysClient({ url, caller: ctx.mesh.spiffeId, dispatcher: ctx.mesh.dispatcher('keys') });
+export interface ComponentEntry {
+  name: string;
+  defaultPort: number;
+  configProperties: Record<string, JsonSchema>;
+  /** The component's definition, with its runtime wiring (imports its code). */
+  load(): Promise<ComponentDefinition>;
+}
+
+export const COMPONENTS: readonly ComponentEntry[] = [
+  {
+    name: 'audit',
+    defaultPort: 7301,
+    configProperties: AUDIT_CONFIG_PROPERTIES,
+    load: async () => (await import('./wiring.ts')).auditOnKeys,
   },
-});
-
-/**
- * Audit seals personal data under subject keys in `keys` when both run on the mesh. They start together,
- * so keys is found in the registry at the first record that needs it, not at start.
- */
-const auditOnKeys = createAuditComponent({
-  keys: (ctx) => {
-    const mesh = ctx.mesh;
-    if (!mesh || ctx.config.components['keys']?.enabled === false) return undefined;
-    let client: Promise<KeysClient> | undefined;
-    const keys = () =>
-      (client ??= mesh.resolve('keys').then((url) => {
-        if (url) return new KeysClient({ url, caller: mesh.spiffeId, dispatcher: mesh.dispatcher('keys') });
-        client = undefined;
-        throw coreError('upstream_unavailable', 'keys is not registered with authority yet');
-      }));
-    return {
-      subjectEncrypt: async (subject, items) => (await keys()).subjectEncrypt(subject, items),
-      subjectDecrypt: async (subject, items) => (await keys()).subjectDecrypt(subject, items),
-    };
+  {
+    name: 'authority',
+    defaultPort: 7305,
+    configProperties: AUTHORITY_CONFIG,
+    load: async () => (await import('../authority/index.ts')).authorityComponent,
   },
-});
-
-export const COMPONENTS: readonly ComponentDefinition[] = [
-  auditOnKeys,
-  authorityComponent,
-  identityOnKeys,
-  policyComponent,
-  keysComponent,
-  gatewayComponent,
+  {
+    name: 'identity',
+    defaultPort: 7304,
+    configProperties: IDENTITY_CONFIG,
+    load: async () => (await import('./wiring.ts')).identityOnKeys,
+  },
+  {
+    name: 'policy',
+    defaultPort: 7302,
+    configProperties: POLICY_CONFIG,
+    load: async () => (await import('../policy/index.ts')).policyComponent,
+  },
+  {
+    name: 'keys',
+    defaultPort: 7303,
+    configProperties: KEYS_CONFIG,
+    load: async () => (await import('../keys/index.ts')).keysComponent,
+  },
+  {
+    name: 'gateway',
+    defaultPort: 7408,
+    configProperties: GATEWAY_CONFIG,
+    load: async () => (await import('../gateway/index.ts')).gatewayComponent,
+  },
 ];
 
-export function findComponent(name: string): ComponentDefinition | undefined {
-  return COMPONENTS.find((c) => c.name === name);
+export async function loadComponent(name: string): Promise<ComponentDefinition | undefined> {
+  return COMPONENTS.find((c) => c.name === name)?.load();
 }
 
 /** The schema of the whole configuration file: core keys plus every component's section. */
-export function platformSchema(components: readonly ComponentDefinition[] = COMPONENTS): JsonSchema {
+export function platformSchema(components: readonly ComponentEntry[] = COMPONENTS): JsonSchema {
   return buildConfigSchema(
     components.map((c) => ({ name: c.name, defaultPort: c.defaultPort, properties: c.configProperties })),
   );

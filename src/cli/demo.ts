@@ -20,7 +20,11 @@ import { JOIN_TOKEN_ENV } from '../core/index.ts';
 import { prepareOperatorIdentity, withOperatorCertificate } from './operator-identity.ts';
 import type { ChildSpec } from './supervisor.ts';
 
-/** The stage the clinic starts in: after authority (0), audit and keys (1) and the rest (2). */
+/**
+ * The clinic starts beside the platform's last stage (2: identity, policy, gateway), which it reaches only
+ * when called; what needs the seed (patients) starts after it, in stage 3.
+ */
+const BESIDE_PLATFORM = 2;
 export const DEMO_STAGE = 3;
 
 /**
@@ -54,21 +58,19 @@ export function clinicDemo(options: {
   entry: string;
   /** The URL of a started child by name. */
   urlOf(name: string): string | undefined;
+  /** Where a component will listen by its configuration (for one that is still starting). */
+  configuredUrl(name: string): string;
   mintJoinToken(service: string): Promise<string>;
 }): ClinicDemo {
   const { home } = options;
   let credentials: DemoCredentials | undefined;
-  const url = (name: string) => {
-    const found = options.urlOf(name);
-    if (!found) throw new Error(`${name} is not running`);
-    return found;
-  };
+  const url = (name: string) => options.urlOf(name) ?? options.configuredUrl(name);
   const specs = demoProcesses(home, options.entry).map(
     (p): ChildSpec => ({
       name: p.name,
       module: p.module,
       args: p.args,
-      stage: DEMO_STAGE,
+      stage: p.afterSeed ? DEMO_STAGE : BESIDE_PLATFORM,
       env: async () => ({
         ...process.env,
         BULWARK_HOME: home,

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { adminTokenPath } from '../authority/index.ts';
+import { adminTokenPath } from '../authority/paths.ts';
 import { AuthorityClient, createWorkloadKey } from '../core/mtls/index.ts';
 import { authorityAdminCall } from './commands/authority.ts';
 import { readState } from './runtime-state.ts';

@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComponentDefinition } from '../core/index.ts';
 import { DecisionLog, PolicyEngine } from '../core/policy-engine/index.ts';
+import { POLICY_CONFIG } from './config.ts';
 import { POLICY_ERRORS } from './errors.ts';
 import { PolicyService } from './policy-service.ts';
 import { PolicyStore } from './policy-store.ts';
@@ -21,6 +22,7 @@ export {
   whatCan,
   whoCan,
 } from './analysis.ts';
+export { POLICY_CONFIG } from './config.ts';
 export { ENTITIES_FILE, findFiles, readBundleDirectory, SCHEMA_FILE } from './directory-source.ts';
 export { POLICY_ERRORS, policyError } from './errors.ts';
 export { API_PREFIX, PolicyService } from './policy-service.ts';
@@ -51,43 +53,7 @@ export const policyComponent: ComponentDefinition = {
     'Cedar policies and schema, versioned bundles for gateways and sidecars, decisions and analysis',
   defaultPort: 7302,
   errors: POLICY_ERRORS,
-  configProperties: {
-    directory: {
-      type: ['string', 'null'],
-      default: null,
-      description:
-        "Directory of policy files: every `*.cedar` below it, `schema.cedarschema` (Bulwark's schema when absent) and `entities.json` (known entities) at its top. Null means `<home>/policies` when that directory exists, else API-only.",
-    },
-    reloadIntervalMs: {
-      type: 'integer',
-      minimum: 0,
-      default: 5000,
-      description:
-        'How often the directory is re-read and the newest stored version picked up (ms, 0 = never). A directory that fails to compile is logged and ignored; the version in force keeps serving.',
-    },
-    cacheSize: {
-      type: 'integer',
-      minimum: 0,
-      default: 10000,
-      description: 'Decisions cached per bundle by the decision API (0 disables the cache).',
-    },
-    decisionLog: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'What the decision API writes to the audit log.',
-      properties: {
-        allowSampleRate: {
-          type: 'number',
-          minimum: 0,
-          maximum: 1,
-          default: 1,
-          description:
-            'Fraction of allow decisions recorded (every deny is always recorded). Lower it under heavy load.',
-        },
-      },
-    },
-  },
+  configProperties: POLICY_CONFIG,
   async create(context) {
     const section = context.section as unknown as PolicySection & { port: number };
     const directory = section.directory ?? defaultDirectory(context.config.home);

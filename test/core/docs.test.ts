@@ -24,12 +24,22 @@ describe('documentation', () => {
     }
   });
 
-  it("documents every component's error codes in docs/<component>.md", () => {
-    for (const component of COMPONENTS) {
+  it("documents every component's error codes in docs/<component>.md", async () => {
+    for (const entry of COMPONENTS) {
+      const component = await entry.load();
       const text = doc(component.name);
       for (const code of Object.keys(component.errors ?? {})) {
         assert.ok(text.includes(`\`${code}\``), `docs/${component.name}.md does not document ${code}`);
       }
+    }
+  });
+
+  it('names each component with the port and config schema of its definition', async () => {
+    for (const entry of COMPONENTS) {
+      const component = await entry.load();
+      assert.equal(component.name, entry.name);
+      assert.equal(component.defaultPort, entry.defaultPort, entry.name);
+      assert.equal(component.configProperties, entry.configProperties, entry.name);
     }
   });
 });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Agent, request } from 'undici';
-import { adminTokenPath } from '../../authority/index.ts';
+import { adminTokenPath } from '../../authority/paths.ts';
 import { BulwarkError, coreError } from '../../core/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { readState } from '../runtime-state.ts';

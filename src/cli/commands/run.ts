@@ -4,7 +4,7 @@
  * when the supervisor goes away.
  */
 import { type BulwarkConfig, coreError, runComponent } from '../../core/index.ts';
-import { COMPONENTS, findComponent } from '../components.ts';
+import { COMPONENTS, loadComponent } from '../components.ts';
 import { type LoadedMessage, PRELOAD_ENV, type ReadyMessage, type StartMessage } from '../supervisor.ts';
 
 /**
@@ -31,7 +31,7 @@ export async function awaitRelease(): Promise<void> {
 }
 
 export async function run(name: string, config: BulwarkConfig, out: NodeJS.WritableStream): Promise<void> {
-  const definition = findComponent(name);
+  const definition = await loadComponent(name);
   if (!definition) {
     throw coreError(
       'component_unknown',

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { adminTokenPath } from '../../authority/index.ts';
+import { adminTokenPath } from '../../authority/paths.ts';
 import { insecureSettings } from '../../core/config/insecure.ts';
 import {
   type BulwarkConfig,
@@ -72,6 +72,7 @@ export async function up(
           caFile,
           entry: ENTRY,
           urlOf: (name) => supervisor.snapshot().find((c) => c.name === name)?.url ?? undefined,
+          configuredUrl: (name) => `https://${config.server.host}:${config.components[name]?.port ?? 0}`,
           mintJoinToken: (service) => mintJoinToken(config, authorityUrl ?? '', caFile, service),
         })
       : undefined;
