@@ -3,6 +3,7 @@
  * one-time join token, renews them over mTLS, publishes the trust bundle, rotates the CA through
  * overlapping bundles, revokes workloads and keeps the service registry.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   type ComponentContext,
@@ -10,13 +11,14 @@ import {
   type ComponentInstance,
   serverHosts,
 } from '../core/index.ts';
+import { loadKeyProvider, type MasterKeySettings } from '../core/keys-provider/index.ts';
 import { adminRoutes } from './api/admin-routes.ts';
 import { CallerResolver, ensureAdminToken } from './api/caller.ts';
 import type { AuthorityContext } from './api/context.ts';
 import { discoveryRoutes } from './api/discovery-routes.ts';
 import { svidRoutes } from './api/svid-routes.ts';
 import { CertificateAuthority } from './ca/certificate-authority.ts';
-import { KeySeal } from './ca/key-seal.ts';
+import { type CaKeySeal, KeySeal, ProviderKeySeal } from './ca/key-seal.ts';
 import { startOwnSvid } from './ca/own-svid.ts';
 import { AUTHORITY_CONFIG, authorityConfig } from './config.ts';
 import { AUTHORITY_ERRORS } from './errors.ts';
@@ -52,7 +54,7 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
   const store = context.openStore();
   try {
     await store.migrate(AUTHORITY_MIGRATIONS);
-    const seal = KeySeal.open(config.keyPassphrase, join(home, 'authority', 'seal.key'));
+    const seal = await caKeySeal(context, config.keyPassphrase);
     const ca = new CertificateAuthority({
       store,
       seal,
@@ -112,4 +114,21 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
     await store.close();
     throw err;
   }
+}
+
+/**
+ * The CA keys are sealed by the deployment's master key (the root of `keys`' hierarchy, configured in
+ * `components.keys.master`) when the platform has one, so one root secret protects every key Bulwark
+ * holds; an explicit `keyPassphrase`, or an authority run alone, uses authority's own seal.
+ */
+async function caKeySeal(context: ComponentContext, passphrase: string | null): Promise<CaKeySeal> {
+  const home = context.config.home;
+  let legacy: KeySeal | undefined;
+  const own = () => {
+    legacy ??= KeySeal.open(passphrase, join(home, 'authority', 'seal.key'));
+    return legacy;
+  };
+  const master = context.config.components['keys']?.['master'] as MasterKeySettings | undefined;
+  if (passphrase || !master) return own();
+  return new ProviderKeySeal(await loadKeyProvider(master, home, process.env, randomBytes), own);
 }

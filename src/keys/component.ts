@@ -8,6 +8,8 @@ import {
   type ComponentInstance,
   callerOf as peerOf,
 } from '../core/index.ts';
+import type { KeyProvider, RandomSource } from '../core/keys-provider/index.ts';
+import { loadKeyProvider } from '../core/keys-provider/index.ts';
 import { adminRoutes } from './api/admin-routes.ts';
 import { AllowListAuthorizer, type Authorizer, callerOf } from './api/authorize.ts';
 import type { KeysServices } from './api/services.ts';
@@ -17,8 +19,6 @@ import { useStrictValidation } from './api/validator.ts';
 import { KEYS_CONFIG, type KeysSettings } from './config.ts';
 import { KEYS_ERRORS, keysError } from './errors.ts';
 import { Keyring } from './keyring/keyring.ts';
-import type { KeyProvider, RandomSource } from './provider/key-provider.ts';
-import { loadKeyProvider } from './provider/load-provider.ts';
 import { SubjectKeys } from './shred/subject-keys.ts';
 import { KeyStore } from './store/key-store.ts';
 import { KEYS_MIGRATIONS } from './store/migrations.ts';

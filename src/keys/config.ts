@@ -1,6 +1,6 @@
 /** The `components.keys` configuration keys (JSON Schema; docs/configuration.md is generated from it). */
 import type { JsonSchema } from '../core/index.ts';
-import type { MasterKeySettings } from './provider/load-provider.ts';
+import type { MasterKeySettings } from '../core/keys-provider/index.ts';
 
 const callers = (what: string): JsonSchema => ({
   type: 'array',

@@ -1,4 +1,13 @@
 /** The public names of the `keys` component. */
+
+export {
+  deriveMasterKey,
+  type KeyProvider,
+  LocalKeyProvider,
+  loadKeyProvider,
+  type MasterKeySettings,
+  type RandomSource,
+} from '../core/keys-provider/index.ts';
 export { AllowListAuthorizer, type AuthorizationRequest, type Authorizer } from './api/authorize.ts';
 export { createKeysComponent, type KeysOverrides, keysComponent } from './component.ts';
 export { KEYS_CONFIG, type KeysSettings } from './config.ts';
@@ -13,8 +22,6 @@ export {
   type KeyType,
 } from './keyring/key-types.ts';
 export { type CreateKeyInput, Keyring, type KeyringOptions } from './keyring/keyring.ts';
-export { type KeyProvider, LocalKeyProvider, type RandomSource } from './provider/key-provider.ts';
-export { deriveMasterKey, loadKeyProvider, type MasterKeySettings } from './provider/load-provider.ts';
 export { SubjectKeys } from './shred/subject-keys.ts';
 export { KeyStore } from './store/key-store.ts';
 export { KEYS_MIGRATIONS } from './store/migrations.ts';

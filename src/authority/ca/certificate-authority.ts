@@ -17,7 +17,7 @@ import { type Clock, ensureLocalCa, type Queryable, type Store } from '../../cor
 import { authorityError } from '../errors.ts';
 import { assertIssuable, lockIdentity } from '../store/identity-guard.ts';
 import { publicKeyFromCsr } from './csr.ts';
-import type { KeySeal } from './key-seal.ts';
+import type { CaKeySeal } from './key-seal.ts';
 import { encodeSvid, type IssuerFacts, issuerFacts, toPem } from './svid-encoder.ts';
 import {
   createIntermediate,
@@ -64,7 +64,7 @@ export interface IssuedSvid {
 
 export interface CaOptions {
   store: Store;
-  seal: KeySeal;
+  seal: CaKeySeal;
   clock: Clock;
   home: string;
   trustDomain: string;
@@ -289,7 +289,7 @@ export class CertificateAuthority {
   }
 
   async #signer(row: CaRow): Promise<Signer> {
-    const pem = this.#o.seal.unseal(row.sealed_key, row.id);
+    const pem = await this.#o.seal.unseal(row.sealed_key, row.id);
     const cert = new x509.X509Certificate(row.cert_pem);
     return {
       id: row.id,
@@ -310,19 +310,10 @@ export class CertificateAuthority {
   ): Promise<string> {
     const id = `${kind}-${this.#random(8).toString('hex')}`;
     const now = this.#o.clock.now();
+    const sealed = await this.#o.seal.seal(keyPem, id);
     await tx.execute(
       'INSERT INTO authority_ca (id, kind, parent, cert_pem, sealed_key, state, created_at, not_after, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [
-        id,
-        kind,
-        parent,
-        cert.toString('pem'),
-        this.#o.seal.seal(keyPem, id),
-        state,
-        now,
-        cert.notAfter.getTime(),
-        now,
-      ],
+      [id, kind, parent, cert.toString('pem'), sealed, state, now, cert.notAfter.getTime(), now],
     );
     if (kind === 'root') await this.#bumpSequence(tx);
     return id;

@@ -1,12 +1,14 @@
 /**
- * CA private keys at rest: AES-256-GCM under a key derived with scrypt from a passphrase (config or env),
- * or from a random 32-byte key file created 0600 on first start. The CA id is bound as associated data,
+ * CA private keys at rest. Under `bulwark up` they are sealed by the deployment's master-key provider
+ * ({@link ProviderKeySeal}); run alone, by AES-256-GCM under a key derived with scrypt from a passphrase
+ * (config or env), or from a random 32-byte key file created 0600 on first start ({@link KeySeal}). The CA id is bound as associated data,
  * so a sealed key copied onto another CA's row does not open. Format: `v1.<salt>.<iv>.<ciphertext+tag>`
  * (base64url parts).
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { KeyProvider } from '../../core/keys-provider/index.ts';
 import { authorityError } from '../errors.ts';
 
 /** scrypt cost: N = 2^15, r = 8, p = 1 (RFC 7914 §2; OWASP's minimum for scrypt). */
@@ -15,7 +17,45 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12; // NIST SP 800-38D §8.2: 96-bit IVs, random, never reused under one key
 const TAG_BYTES = 16;
 
-export class KeySeal {
+/** How the CA private keys are sealed at rest: by the deployment's master key, or by {@link KeySeal}. */
+export interface CaKeySeal {
+  seal(plaintext: string, caId: string): Promise<string>;
+  unseal(sealed: string, caId: string): Promise<string>;
+}
+
+/**
+ * CA keys sealed by the master-key provider that is also the root of `keys`' hierarchy (one root secret
+ * for the deployment; an external KMS later seals both). Format `v2.<base64url(provider wrap)>`, the CA id
+ * bound as the wrap label. Keys sealed earlier by {@link KeySeal} (`v1.`) still open through `legacy`.
+ */
+export class ProviderKeySeal implements CaKeySeal {
+  readonly #provider: KeyProvider;
+  readonly #legacy: () => KeySeal;
+
+  constructor(provider: KeyProvider, legacy: () => KeySeal) {
+    this.#provider = provider;
+    this.#legacy = legacy;
+  }
+
+  async seal(plaintext: string, caId: string): Promise<string> {
+    const wrapped = await this.#provider.wrap(Buffer.from(plaintext, 'utf8'), label(caId));
+    return `v2.${wrapped.toString('base64url')}`;
+  }
+
+  async unseal(sealed: string, caId: string): Promise<string> {
+    if (!sealed.startsWith('v2.')) return this.#legacy().unseal(sealed, caId);
+    try {
+      const plain = await this.#provider.unwrap(Buffer.from(sealed.slice(3), 'base64url'), label(caId));
+      return plain.toString('utf8');
+    } catch (cause) {
+      throw authorityError('authority_key_sealed', `the key of CA ${caId} cannot be unsealed`, { cause });
+    }
+  }
+}
+
+const label = (caId: string) => `bulwark-authority-ca:${caId}`;
+
+export class KeySeal implements CaKeySeal {
   readonly #secret: Buffer;
   readonly #keys = new Map<string, Buffer>();
 
@@ -35,7 +75,15 @@ export class KeySeal {
     return new KeySeal(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64'));
   }
 
-  seal(plaintext: string, caId: string): string {
+  async seal(plaintext: string, caId: string): Promise<string> {
+    return this.sealSync(plaintext, caId);
+  }
+
+  async unseal(sealed: string, caId: string): Promise<string> {
+    return this.unsealSync(sealed, caId);
+  }
+
+  sealSync(plaintext: string, caId: string): string {
     const salt = randomBytes(16);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#key(salt), iv);
@@ -44,7 +92,7 @@ export class KeySeal {
     return ['v1', salt, iv, body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
   }
 
-  unseal(sealed: string, caId: string): string {
+  unsealSync(sealed: string, caId: string): string {
     const [version, salt, iv, body] = sealed.split('.');
     try {
       if (version !== 'v1' || !salt || !iv || !body) throw new Error('unknown sealed key format');

@@ -9,9 +9,9 @@
  * applies here within that time.
  */
 import type { Clock } from '../../core/index.ts';
+import type { KeyProvider, RandomSource } from '../../core/keys-provider/index.ts';
 import { MAX_VERSION } from '../crypto/ciphertext.ts';
 import { keysError } from '../errors.ts';
-import type { KeyProvider, RandomSource } from '../provider/key-provider.ts';
 import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import { generateMaterial, type LoadedVersion, loadMaterial, wrapLabel } from './key-material.ts';
 import { DEFAULT_MAX_USES, type KeyAcl, type KeyType } from './key-types.ts';

@@ -9,11 +9,11 @@
  */
 import { createHmac, createSecretKey } from 'node:crypto';
 import type { Clock } from '../../core/index.ts';
+import type { KeyProvider, RandomSource } from '../../core/keys-provider/index.ts';
 import { openGcm, sealGcm } from '../crypto/aead.ts';
 import { formatCiphertext, parseCiphertext } from '../crypto/ciphertext.ts';
 import { canonicalContext, type EncryptionContext } from '../crypto/context.ts';
 import { keysError } from '../errors.ts';
-import type { KeyProvider, RandomSource } from '../provider/key-provider.ts';
 import type { KeyStore } from '../store/key-store.ts';
 import { NoncePool } from '../transit/nonce-pool.ts';
 import { type ItemResult, settle } from '../transit/operations.ts';

@@ -5,8 +5,9 @@
  *   allows showing the last four) and is made Luhn-invalid, so no token can pass for a real card number;
  * - `digits`: any digit string, same length, keeping the last `keepLast` digits.
  */
+
+import type { RandomSource } from '../../core/keys-provider/index.ts';
 import { keysError } from '../errors.ts';
-import type { RandomSource } from '../provider/key-provider.ts';
 
 export const TOKEN_FORMATS = ['random', 'card', 'digits'] as const;
 export type TokenFormat = (typeof TOKEN_FORMATS)[number];

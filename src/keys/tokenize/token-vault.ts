@@ -6,8 +6,8 @@
  */
 import type { Clock } from '../../core/index.ts';
 import { StorageError } from '../../core/index.ts';
+import type { RandomSource } from '../../core/keys-provider/index.ts';
 import { keysError } from '../errors.ts';
-import type { RandomSource } from '../provider/key-provider.ts';
 import type { KeyStore } from '../store/key-store.ts';
 import { type ItemResult, settle, type Transit } from '../transit/operations.ts';
 import { makeToken, type TokenRequest } from './token-format.ts';

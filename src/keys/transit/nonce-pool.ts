@@ -3,7 +3,7 @@
  * system call per encryption from the hot path. Each nonce is still 96 fresh CSPRNG bits, used once
  * (NIST SP 800-38D §8.2.2, RBG-based construction); a block is never handed out twice.
  */
-import type { RandomSource } from '../provider/key-provider.ts';
+import type { RandomSource } from '../../core/keys-provider/index.ts';
 
 const NONCE = 12;
 const PER_BLOCK = 1024;

@@ -6,6 +6,7 @@
  */
 import { createHmac, sign as edSign, verify as edVerify, timingSafeEqual } from 'node:crypto';
 import { BulwarkError } from '../../core/index.ts';
+import type { RandomSource } from '../../core/keys-provider/index.ts';
 import { openGcm, openSiv, sealGcm, sealSiv } from '../crypto/aead.ts';
 import { formatCiphertext, parseCiphertext } from '../crypto/ciphertext.ts';
 import { canonicalContext, type EncryptionContext } from '../crypto/context.ts';
@@ -13,7 +14,6 @@ import { keysError } from '../errors.ts';
 import type { LoadedVersion } from '../keyring/key-material.ts';
 import { type KeyOperation, type KeyType, TYPE_OPERATIONS } from '../keyring/key-types.ts';
 import type { Keyring } from '../keyring/keyring.ts';
-import type { RandomSource } from '../provider/key-provider.ts';
 import { NoncePool } from './nonce-pool.ts';
 
 export interface PlaintextItem {

@@ -9,7 +9,7 @@ import { scrypt as scryptCallback } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { keysError } from '../errors.ts';
+import { keyProviderError as keysError } from './errors.ts';
 import { type KeyProvider, LocalKeyProvider, type RandomSource } from './key-provider.ts';
 
 const scrypt = promisify(scryptCallback) as (

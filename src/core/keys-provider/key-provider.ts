@@ -7,7 +7,7 @@
  *     master key (provider) -> named key versions (wrapped in the store) -> data keys (wrapped by a named key)
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
-import { keysError } from '../errors.ts';
+import { keyProviderError as keysError } from './errors.ts';
 
 /** A source of cryptographically secure random bytes (crypto.randomBytes; injected in tests). */
 export type RandomSource = (size: number) => Buffer;
