@@ -128,9 +128,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * ready (and `beforeStage` resolved). Rejects if one cannot start.
    */
   async start(options: { beforeStage?(stage: number): Promise<void> } = {}): Promise<void> {
-    for (const child of this.#children) if (child.spec.preload) child.preloaded = this.#preload(child);
     const stages = [...new Set(this.#children.map((c) => c.spec.stage ?? 0))].sort((a, b) => a - b);
-    for (const stage of stages) {
+    // Each stage loads its code while the stage before it starts: one stage ahead, not all of them, so
+    // the stage everything waits for (authority) does not share the CPU with every later process.
+    const preloadStage = (stage: number | undefined) => {
+      for (const child of this.#children)
+        if (child.spec.preload && (child.spec.stage ?? 0) === stage) child.preloaded = this.#preload(child);
+    };
+    preloadStage(stages[0]);
+    for (const [i, stage] of stages.entries()) {
+      preloadStage(stages[i + 1]);
       // e.g. seeding data through the APIs of the stages already running, before the next one starts.
       await options.beforeStage?.(stage);
       const wave = this.#children.filter((c) => (c.spec.stage ?? 0) === stage);
