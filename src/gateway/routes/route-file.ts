@@ -6,6 +6,7 @@
  */
 import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
+import { MASK_KINDS, type MaskKind } from '../../core/masking/index.ts';
 
 export interface UpstreamTls {
   /** PEM file of the CA that signs the upstream's certificate. */
@@ -83,6 +84,11 @@ export interface RouteSpec {
   validate?: ValidationSpec;
   cors?: CorsSpec;
   deprecation?: { deprecatedAt?: string; sunsetAt?: string; link?: string };
+  /**
+   * Masks of sensitive fields in JSON responses, per role (core masking: `***-**-6789`, last four of a
+   * card...): a field is masked unless one of the caller's roles reveals it.
+   */
+  mask?: { fields: Record<string, MaskKind>; reveal?: Record<string, string[]> };
 }
 
 export interface ConsumerSpec {
@@ -251,6 +257,19 @@ export const ROUTE_FILE_SCHEMA = {
               deprecatedAt: { type: 'string', format: 'date-time' },
               sunsetAt: { type: 'string', format: 'date-time' },
               link: { type: 'string', pattern: '^https://' },
+            },
+          },
+          mask: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['fields'],
+            properties: {
+              fields: {
+                type: 'object',
+                minProperties: 1,
+                additionalProperties: { type: 'string', enum: [...MASK_KINDS] },
+              },
+              reveal: { type: 'object', additionalProperties: strings },
             },
           },
         },

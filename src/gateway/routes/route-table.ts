@@ -6,6 +6,7 @@
  */
 import { BlockList, isIPv6 } from 'node:net';
 import type { Clock } from '../../core/index.ts';
+import { compileMaskingPolicy, type MaskingPolicy } from '../../core/masking/index.ts';
 import { gatewayError } from '../errors.ts';
 import type { LimitDecision } from '../limits/algorithms.ts';
 import { type UpstreamIdentity, UpstreamService } from '../upstream/upstream-service.ts';
@@ -38,6 +39,8 @@ export interface CompiledRoute {
   readonly deprecationHeaders: Readonly<Record<string, string>>;
   /** What every proxied response of this route gets: deprecation and security headers, merged once. */
   readonly responseHeaders: Readonly<Record<string, string>>;
+  /** Masks applied to the route's JSON responses, per role. */
+  readonly masking: MaskingPolicy | undefined;
   inFlight: number;
 }
 
@@ -208,6 +211,7 @@ function compileRoute(
     cors: spec.cors,
     deprecationHeaders,
     responseHeaders: Object.freeze({ ...deprecationHeaders, ...security }),
+    masking: spec.mask ? compileMaskingPolicy(spec.mask) : undefined,
     inFlight: 0,
   };
 }

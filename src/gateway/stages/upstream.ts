@@ -10,6 +10,7 @@ import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { clientGone, forward } from '../upstream/forward.ts';
 import { IDENTITY_HEADER } from '../upstream/identity-assertion.ts';
+import { maskedExchange } from '../upstream/masked-exchange.ts';
 import type { UpstreamTarget } from '../upstream/upstream-service.ts';
 
 /** Response fields the gateway never passes back: hop-by-hop (RFC 9110 §7.6.1), banners, upstream CORS. */
@@ -93,7 +94,9 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
       throw gatewayError('gateway_upstream_unavailable', 'no healthy upstream target');
     tried.add(target);
     try {
-      const status = await forward(target.dispatcher, options, ctx.res, mapHead);
+      const status = route.masking
+        ? await maskedExchange(target.dispatcher, options, ctx.res, mapHead, route.masking, p?.roles ?? [])
+        : await forward(target.dispatcher, options, ctx.res, mapHead);
       if (status >= 502 && status <= 504) target.breaker.failure();
       else target.breaker.success();
       return;

@@ -1,0 +1,71 @@
+/**
+ * The upstream exchange of a route with masks: the JSON answer is read whole (bounded), its sensitive
+ * fields masked for the caller's roles, and only then sent. Streaming it like other routes would let a
+ * field reach the client before the mask could see it, so this path fails closed: an answer that is not
+ * JSON, is compressed, or is too large becomes a 502 and nothing of it is passed on.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { applyMasking, type MaskingPolicy } from '../../core/masking/index.ts';
+import { gatewayError } from '../errors.ts';
+import type { ForwardOptions, HeadMapper } from './forward.ts';
+
+/** Largest answer a masked route may give (masking needs the whole document in memory). */
+export const MAX_MASKED_BYTES = 4 * 1024 * 1024;
+
+/** Headers that describe the upstream's bytes, which masking changes. */
+const CONTENT_HEADERS = new Set(['content-length', 'content-encoding', 'etag', 'content-md5', 'digest']);
+
+export async function maskedExchange(
+  dispatcher: Dispatcher,
+  options: ForwardOptions,
+  res: ServerResponse,
+  mapHead: HeadMapper,
+  policy: MaskingPolicy,
+  roles: readonly string[],
+): Promise<number> {
+  const upstream = await dispatcher.request({
+    path: options.path,
+    method: options.method as Dispatcher.HttpMethod,
+    // Plain bytes: a compressed body could not be masked.
+    headers: { ...options.headers, 'accept-encoding': 'identity' },
+    body: options.body,
+    headersTimeout: options.headersTimeout,
+    bodyTimeout: options.bodyTimeout,
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of upstream.body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_MASKED_BYTES) {
+      upstream.body.destroy();
+      throw gatewayError('gateway_upstream_error', 'the answer of a masked route is larger than it may be');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks);
+  const type = String(upstream.headers['content-type'] ?? '');
+  const encoding = String(upstream.headers['content-encoding'] ?? 'identity');
+  let body = raw;
+  if (raw.length > 0) {
+    if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type) || encoding !== 'identity') {
+      throw gatewayError('gateway_upstream_error', 'a masked route answered something that cannot be masked');
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch (cause) {
+      throw gatewayError('gateway_upstream_error', 'a masked route answered malformed JSON', { cause });
+    }
+    body = Buffer.from(JSON.stringify(applyMasking(parsed, policy, roles)), 'utf8');
+  }
+  const head = mapHead(
+    upstream.statusCode,
+    upstream.headers as Record<string, string | string[] | undefined>,
+  );
+  for (const name of Object.keys(head)) if (CONTENT_HEADERS.has(name)) delete head[name];
+  head['content-length'] = String(body.length);
+  res.writeHead(upstream.statusCode, head);
+  res.end(body);
+  return upstream.statusCode;
+}
