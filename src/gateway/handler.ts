@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asBulwarkError } from '../core/index.ts';
+import { type AuditEvent, asBulwarkError } from '../core/index.ts';
 import type { CanonicalRequest, RequestContext } from './context.ts';
 import type { DenialReason } from './observability/metrics.ts';
 import { runPipeline } from './pipeline.ts';
@@ -72,11 +72,8 @@ function refuse(ctx: RequestContext, err: unknown): void {
   if (reason) {
     const route = ctx.route?.name ?? 'unmatched';
     runtime.metrics.denial(reason, route);
-    const p = ctx.principal;
     runtime.audit.record({
-      actor: p
-        ? { type: p.kind === 'user' ? 'user' : 'client', id: p.subject }
-        : { type: 'system', id: 'anonymous' },
+      actor: actorOf(ctx),
       action: 'gateway.request.denied',
       target: { type: 'route', id: route },
       outcome: 'failure',
@@ -110,11 +107,8 @@ function finish(ctx: RequestContext, began: bigint): void {
     Number(process.hrtime.bigint() - began) / 1e9,
   );
   if (status < 400 && runtime.auditAllowSampleRate > 0 && runtime.random() < runtime.auditAllowSampleRate) {
-    const p = ctx.principal;
     runtime.audit.record({
-      actor: p
-        ? { type: p.kind === 'user' ? 'user' : 'client', id: p.subject }
-        : { type: 'system', id: 'anonymous' },
+      actor: actorOf(ctx),
       action: 'gateway.request.allowed',
       target: { type: 'route', id: route },
       outcome: 'success',
@@ -123,4 +117,12 @@ function finish(ctx: RequestContext, began: bigint): void {
       details: { method: ctx.request.method, path: ctx.request.path, status, sampled: true },
     });
   }
+}
+
+/** Who made the request, as the audit log names it. */
+function actorOf(ctx: RequestContext): AuditEvent['actor'] {
+  const p = ctx.principal;
+  return p
+    ? { type: p.kind === 'user' ? 'user' : 'client', id: p.subject }
+    : { type: 'system', id: 'anonymous' };
 }

@@ -154,13 +154,8 @@ export async function startAppointments(options: AppointmentsOptions): Promise<R
       sendProblem(res, err);
     }
   };
-  const served = await serveMesh(mesh, handler, {
-    component: 'appointments',
-    ...(options.port === undefined ? {} : { port: options.port }),
-    ...(options.host ? { host: options.host } : {}),
-    ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
-    ...(options.audit ? { audit: options.audit } : {}),
-  });
+  // The listen settings (port, host, advertised host) and the audit sink come with the options.
+  const served = await serveMesh(mesh, handler, { ...options, component: 'appointments' });
   return {
     url: served.url,
     port: served.port,

@@ -58,13 +58,8 @@ export async function startKeysIngress(options: KeysIngressOptions): Promise<Run
     for await (const chunk of upstream.body) res.write(chunk);
     res.end();
   };
-  const served = await serveMesh(mesh, handler, {
-    component: 'keys-ingress',
-    ...(options.port === undefined ? {} : { port: options.port }),
-    ...(options.host ? { host: options.host } : {}),
-    ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
-    ...(options.audit ? { audit: options.audit } : {}),
-  });
+  // The listen settings (port, host, advertised host) and the audit sink come with the options.
+  const served = await serveMesh(mesh, handler, { ...options, component: 'keys-ingress' });
   return {
     url: served.url,
     port: served.port,

@@ -232,13 +232,8 @@ export async function startPatients(options: PatientsOptions): Promise<RunningPa
       sendProblem(res, err);
     }
   };
-  const served = await serveMesh(mesh, handler, {
-    component: 'patients',
-    ...(options.port === undefined ? {} : { port: options.port }),
-    ...(options.host ? { host: options.host } : {}),
-    ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
-    ...(audit ? { audit } : {}),
-  });
+  // The listen settings (port, host, advertised host) and the audit sink come with the options.
+  const served = await serveMesh(mesh, handler, { ...options, component: 'patients' });
   return {
     url: served.url,
     port: served.port,

@@ -4,23 +4,10 @@
  * proof.
  */
 import { VERSION } from '../../core/index.ts';
+import type { AuditRecord } from '../record/record-schema.ts';
 
-/** A stored record as read back from the log (its canonical body, parsed). */
-export interface LoggedRecord {
-  index: number;
-  id: string;
-  time: string;
-  actor: { type: string; id: string; name?: string };
-  action: string;
-  target?: { type: string; id: string };
-  outcome: string;
-  reason?: string;
-  source?: { component: string; ip?: string };
-  requestId?: string;
-  traceId?: string;
-  category: string;
-  details?: Record<string, unknown>;
-}
+/** A stored record as read back from the log (its canonical body, parsed): the record and its index. */
+export type LoggedRecord = AuditRecord & { index: number };
 
 /** Elastic Common Schema 8.x document (one JSON line). */
 export function toEcs(r: LoggedRecord, origin: string): Record<string, unknown> {

@@ -5,10 +5,11 @@
 
 import { isIP } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { BulwarkError, coreError } from '../../core/index.ts';
+import { coreError } from '../../core/index.ts';
 import { serviceSpiffeId } from '../../core/mtls/index.ts';
 import type { RotationPhase } from '../ca/certificate-authority.ts';
 import type { AuthorityContext } from './context.ts';
+import { denied } from './denial.ts';
 
 const SERVICE_NAME = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' } as const;
 /** A DNS name (letters, digits, hyphens; no wildcard), an IPv4 address, or an IPv6 address in hex form. */
@@ -24,17 +25,7 @@ export function adminRoutes(ctx: AuthorityContext): FastifyPluginAsync {
     try {
       return await ctx.callers.admin(req);
     } catch (err) {
-      const code = err instanceof BulwarkError ? err.code : 'internal';
-      ctx.metrics.denials.inc({ reason: code });
-      ctx.audit.record({
-        actor: { type: 'system', id: 'unknown' },
-        action,
-        outcome: 'failure',
-        reason: code,
-        source: { component: 'authority', ip: req.ip },
-        requestId: req.id,
-      });
-      throw err;
+      return denied(ctx, req, action, 'unknown', err);
     }
   };
 

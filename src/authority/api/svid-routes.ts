@@ -5,9 +5,9 @@
  */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { BulwarkError } from '../../core/index.ts';
 import { toSpiffeBundle } from '../ca/spiffe-bundle.ts';
 import type { AuthorityContext } from './context.ts';
+import { denied } from './denial.ts';
 
 const CSR = { type: 'string', minLength: 64, maxLength: 8192 } as const;
 
@@ -52,20 +52,6 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
     return svidResponse(issued);
   };
 
-  const denied = (req: FastifyRequest, action: string, actor: string, err: unknown): never => {
-    const code = err instanceof BulwarkError ? err.code : 'internal';
-    ctx.metrics.denials.inc({ reason: code });
-    ctx.audit.record({
-      actor: { type: actor.startsWith('spiffe://') ? 'service' : 'system', id: actor },
-      action,
-      outcome: 'failure',
-      reason: code,
-      source: { component: 'authority', ip: req.ip },
-      requestId: req.id,
-    });
-    throw err;
-  };
-
   return async (app) => {
     app.post<{ Body: { joinToken: string; csr: string } }>(
       '/v1/attest',
@@ -84,12 +70,12 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
         try {
           grant = await ctx.joinTokens.redeem(req.body.joinToken);
         } catch (err) {
-          return denied(req, 'authority.svid.attest', 'unknown', err);
+          return denied(ctx, req, 'authority.svid.attest', 'unknown', err);
         }
         try {
           return await issue(grant.spiffeId, req.body.csr, 'attest', req, grant.hosts);
         } catch (err) {
-          return denied(req, 'authority.svid.attest', grant.spiffeId, err);
+          return denied(ctx, req, 'authority.svid.attest', grant.spiffeId, err);
         }
       },
     );
@@ -111,7 +97,7 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
           const hosts = hostsOf((req.raw.socket as TLSSocket).getPeerCertificate());
           return await issue(spiffeId, req.body.csr, 'renew', req, hosts, peer.serial);
         } catch (err) {
-          return denied(req, 'authority.svid.renew', spiffeId, err);
+          return denied(ctx, req, 'authority.svid.renew', spiffeId, err);
         }
       },
     );
