@@ -182,7 +182,22 @@ export class PolicyEngine {
     return decision;
   }
 
-  #evaluate(active: Active, request: DecisionRequest): Decision {
+  /**
+   * Evaluates a request without logging or caching its decision. A process's first evaluations run the
+   * wasm evaluator's code for the first time (tens of milliseconds); a service rehearses a typical request
+   * at start so that no caller pays for it.
+   */
+  rehearse(request: DecisionRequest): void {
+    const active = this.#active;
+    if (!active) return;
+    try {
+      this.#evaluate(active, request, false);
+    } catch {
+      // A rehearsal only warms code; its outcome does not matter.
+    }
+  }
+
+  #evaluate(active: Active, request: DecisionRequest, remember = true): Decision {
     const action = actionRef(request.action);
     const context = request.context ?? {};
     const key = active.keys.key(request.principal, action, request.resource, context, request.entities);
@@ -217,7 +232,7 @@ export class PolicyEngine {
       bundle: active.bundle.hash,
       cached: false,
     });
-    active.cache.set(key, { miss, hit: Object.freeze({ ...miss, cached: true }) });
+    if (remember) active.cache.set(key, { miss, hit: Object.freeze({ ...miss, cached: true }) });
     return miss;
   }
 }

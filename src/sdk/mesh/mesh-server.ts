@@ -59,6 +59,7 @@ export function createMeshServer(options: MeshServerOptions): Server {
   const clock = options.clock ?? systemClock;
   const component = options.component ?? 'mesh-sdk';
   const requirements = { trustDomains: new Set([identity.trustDomain]), revocations: identity.revocations };
+  options.policy.warm(identity.spiffeId);
 
   const deny = (reason: string, ip: string | undefined, actor: string, detail?: Record<string, unknown>) => {
     metrics?.denials.inc({ reason });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PolicyEngine } from '../../core/policy-engine/index.ts';
+import { MemoryAuditSink } from '../../core/index.ts';
+import { DecisionLog, PolicyEngine } from '../../core/policy-engine/index.ts';
 import { ServicePolicy } from './service-policy.ts';
 
 const id = (s: string) => `spiffe://bulwark.local/service/${s}`;
@@ -24,6 +25,23 @@ describe('service-to-service policy', () => {
     assert.equal(policy.authorize(call('frontend')).decision, 'allow');
     assert.equal(policy.authorize(call('frontend')).decision, 'allow', 'remembered answer');
     assert.equal(policy.authorize(call('intruder')).decision, 'deny');
+  });
+
+  it('warms the engine without logging, caching or remembering a decision', () => {
+    const sink = new MemoryAuditSink();
+    const engine = new PolicyEngine({
+      decisionLog: new DecisionLog({ sink, allowSampleRate: 1, component: 'sidecar' }),
+    });
+    engine.load({ policies: [{ file: 'p.cedar', text: permit('orders', 'orders') }] });
+    const policy = new ServicePolicy(engine);
+    policy.warm(id('orders'));
+    assert.equal(sink.events.length, 0, 'a rehearsal is not a decision anyone made');
+    assert.equal(engine.cacheStats.size, 0);
+    // The next real call is decided (and logged) as if nothing had happened before it.
+    const d = policy.authorize({ ...call('orders'), path: '/' });
+    assert.equal(d.decision, 'allow');
+    assert.equal(d.cached, false);
+    assert.equal(sink.events.length, 1);
   });
 
   it('forgets remembered answers when a new bundle is applied', () => {

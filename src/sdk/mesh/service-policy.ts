@@ -9,6 +9,7 @@ import type { EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { parseSpiffeId } from '../../core/mtls/index.ts';
 import {
   type Decision,
+  type DecisionRequest,
   type PolicyEngine,
   refOf,
   requestContext,
@@ -81,7 +82,22 @@ export class ServicePolicy {
     return decision;
   }
 
+  /**
+   * Runs a typical decision (this service calling itself on `/`) through the engine without logging or
+   * memoising it, so the first real caller does not wait for the engine's first run (~25-40 ms).
+   */
+  warm(self: string): void {
+    const at = Date.now();
+    this.#engine.rehearse(
+      this.#request({ caller: self, callee: self, method: 'GET', path: '/', sourceIp: '127.0.0.1', at }),
+    );
+  }
+
   #decide(call: ServiceCall, requestId?: string): Decision {
+    return this.#engine.decide(this.#request(call), requestId);
+  }
+
+  #request(call: ServiceCall): DecisionRequest {
     const entities: EntityJson[] = [];
     for (const id of [call.caller, call.callee]) {
       // Services the bundle describes keep their roles (parents); others are known only by trust domain.
@@ -93,21 +109,18 @@ export class ServicePolicy {
         });
       }
     }
-    return this.#engine.decide(
-      {
-        principal: { type: SERVICE, id: call.caller },
-        action: 'call',
-        resource: { type: SERVICE, id: call.callee },
-        context: requestContext({
-          method: call.method,
-          path: call.path,
-          sourceIp: plainIp(call.sourceIp),
-          at: call.at,
-        }),
-        entities,
-      },
-      requestId,
-    );
+    return {
+      principal: { type: SERVICE, id: call.caller },
+      action: 'call',
+      resource: { type: SERVICE, id: call.callee },
+      context: requestContext({
+        method: call.method,
+        path: call.path,
+        sourceIp: plainIp(call.sourceIp),
+        at: call.at,
+      }),
+      entities,
+    };
   }
 
   #inBundle(id: string): boolean {
