@@ -25,7 +25,7 @@ import { openStore } from '../../src/core/index.ts';
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
 const BATCH = 1000;
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(process.env['AUDIT_BENCH_CONCURRENCY'] ?? 8);
 const PROOF_SIZE = Number(process.env['AUDIT_BENCH_PROOF_SIZE'] ?? 10_000_000);
 const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
 

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseVerifierKey, verifyLog, verifyProofBundle } from '../../src/audit/index.ts';
+import { leafData } from '../../src/audit/record/leaf-data.ts';
 import { sensitivePolicy } from '../../src/audit/record/sensitive-fields.ts';
 import { PiiShredder } from '../../src/audit/shred/pii-shredder.ts';
 import { ERASED_MARKER, UNREADABLE_MARKER } from '../../src/audit/shred/sealed-pii.ts';
@@ -102,6 +103,9 @@ describe('audit crypto-shredding', () => {
     assert.equal(shredder.wraps, 2, 'one keys request per subject (alice, bob), not per record or field');
     const stored = JSON.stringify(sealed);
     for (const value of PII) assert.ok(!stored.includes(value), `${value} is sealed`);
+    // What gets hashed into the log (the leaf data) holds the sealed values too, not the ones validated.
+    const leaves = sealed.map((r, i) => leafData(r, i)).join('\n');
+    for (const value of PII) assert.ok(!leaves.includes(value), `${value} is sealed in the leaf data`);
     assert.match(sealed[2]!.details!['username'] as string, /^hmac-sha256:/, 'hash keys still pseudonymise');
     assert.equal(sealed[0]!.details!['mfa'], 'totp', 'other fields stay in clear');
 
