@@ -21,6 +21,7 @@ import { GATEWAY_CONFIG, gatewayConfig, type IntrospectionSettings } from './con
 import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
 import { Gateway } from './gateway.ts';
 import { parseRouteFile, type RouteDocument } from './routes/route-file.ts';
+import { rehearseAuthorize } from './stages/authorize.ts';
 
 const EMPTY_ROUTES: RouteDocument = { format_version: '1', services: [], routes: [] };
 
@@ -75,7 +76,6 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         onError: (e) => ctx.logger.warn({ err: e }, 'policy bundle poll failed'),
       })
     : undefined;
-  void bundles?.start();
   let tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
   // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
   // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
@@ -112,6 +112,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     auditAllowSampleRate: config.auditAllowSampleRate,
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
   });
+  // A bundle from policy arrives after the gateway is built: rehearse a decision once it is in force.
+  void bundles?.start().then(() => rehearseAuthorize(gateway.runtime));
   const feedConfig = config.revocationFeed;
   const feed = feedConfig.url
     ? new RevocationFeed({

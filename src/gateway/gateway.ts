@@ -29,6 +29,7 @@ import { blockList, type LimiterFactory, RouteTable } from './routes/route-table
 import { watchRouteFile } from './routes/route-watcher.ts';
 import type { GatewayRuntime } from './runtime.ts';
 import { createListener, type ListenerLimits, type ListenerTls, type PublicServer } from './server.ts';
+import { rehearseAuthorize } from './stages/authorize.ts';
 import { Ed25519AssertionSigner } from './upstream/identity-assertion.ts';
 import type { UpstreamIdentity } from './upstream/upstream-service.ts';
 
@@ -135,6 +136,7 @@ export class Gateway {
       this.#upstreamIdentity,
     );
     this.runtime.table.startHealthChecks();
+    rehearseAuthorize(this.runtime);
     this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls);
     this.server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);

@@ -92,6 +92,14 @@ async function call(path: string, method: string, token?: string): Promise<numbe
 }
 
 describe('Cedar authorization per route', () => {
+  test('a started gateway has rehearsed one decision, and neither cached nor audited it', () => {
+    // Runs first: no request has reached the gateway yet.
+    const stats = gw.gateway.runtime.engine.cacheStats;
+    assert.equal(stats.misses, 1, 'the engine ran once at start, so the first caller does not pay for it');
+    assert.equal(stats.size, 0);
+    assert.equal(gw.audit.events.length, 0);
+  });
+
   test('a clerk may read orders but not write them', async () => {
     const token = await issuer.sign({ roles: ['clerk'], tenant: 'acme' });
     assert.equal(await call('/orders', 'GET', token), 200);
