@@ -16,11 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIssuer } from '../../test/gateway/fixtures/issuer.ts';
+import { openLoop } from '../tools/openloop.ts';
 import { benchGateway } from './bench-setup.ts';
 
 const DURATION = process.env['BENCH_DURATION'] ?? '10s';
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
 const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
+const HALF_RATE_SECONDS = Number(process.env['BENCH_HALF_RATE_SECONDS'] ?? 10);
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -157,6 +159,17 @@ if (cluster.isPrimary) {
     const bareGateway = await wrk(`http://127.0.0.1:${gatewayPort}/bare`, undefined, CONNECTIONS, DURATION);
     const lowNginx = await wrk(`http://127.0.0.1:${nginxPort}/bench`, undefined, 4, '5s');
     const lowGateway = await wrk(gwUrl, token, 4, '5s');
+    // Latency at half the full chain's maximum rate, open loop (each latency counted from the request's
+    // scheduled time, as wrk2 does): the upstream alone, nginx, and the full chain, at the same rate.
+    const halfRate = Math.round(viaGateway.rps / 2);
+    const atHalf = async (url: string, headers: Record<string, string> = {}) => {
+      const r = await openLoop(url, halfRate, HALF_RATE_SECONDS, CONNECTIONS, 2, headers);
+      if (r.failed > 0) throw new Error(`${url}: ${r.failed} of ${r.sent} requests failed at ${halfRate}/s`);
+      return { p50: +r.p50.toFixed(3), p99: +r.p99.toFixed(3) };
+    };
+    const halfDirect = await atHalf(`http://127.0.0.1:${upstreamPort}/bench`);
+    const halfNginx = await atHalf(`http://127.0.0.1:${nginxPort}/bench`);
+    const halfGateway = await atHalf(gwUrl, { authorization: `Bearer ${token}` });
     await stopGateway();
 
     // Stage costs: one in-process gateway with stage timing on.
@@ -188,6 +201,16 @@ if (cluster.isPrimary) {
       ratioToFastGateway: +(viaGateway.rps / fastGateway.rps).toFixed(3),
       goalMet: ratio >= 0.5 && viaGateway.rps >= fastGateway.rps,
       latencyAt4Connections: { nginx: lowNginx, gateway: lowGateway },
+      halfMaxRate: {
+        rate: halfRate,
+        seconds: HALF_RATE_SECONDS,
+        msUpstreamDirect: halfDirect,
+        msNginx: halfNginx,
+        msGatewayFullChain: halfGateway,
+        addedByGatewayP99: +(halfGateway.p99 - halfDirect.p99).toFixed(3),
+        addedByNginxP99: +(halfNginx.p99 - halfDirect.p99).toFixed(3),
+        goalMet: halfGateway.p99 - halfDirect.p99 < 1,
+      },
       singleProcessGateway: single,
       stageMeanMicros: stages,
     };
