@@ -104,6 +104,7 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
         await app.register(discoveryRoutes(ctx));
       },
       readiness: { storage: async () => (await store.query('SELECT 1 AS ok')).length === 1 },
+      metrics: ctx.metrics.registry,
       ...(own ? { identity: own } : {}),
       close: async () => {
         own?.close();

@@ -1,4 +1,4 @@
-/** The authority's Prometheus metrics, on their own registry (served at `GET /v1/metrics`). */
+/** The authority's Prometheus metrics, on their own registry (served with core's at `GET /metrics`). */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface AuthorityMetrics {

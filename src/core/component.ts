@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { AuditSink } from './audit/types.ts';
 import { createAuditClient } from './audit-client/index.ts';
@@ -50,6 +51,8 @@ export interface ComponentContext {
 export interface ComponentInstance {
   routes?: FastifyPluginAsync;
   readiness?: Record<string, ReadinessCheck>;
+  /** The component's own Prometheus registry, served with core's at `/metrics`. */
+  metrics?: Registry;
   /** Called after the listener has drained. */
   close?(): Promise<void>;
   /**
@@ -147,6 +150,7 @@ export async function runComponent(
     port: options.port ?? section.port,
     ...(instance.routes ? { routes: instance.routes } : {}),
     ...(instance.readiness ? { readiness: instance.readiness } : {}),
+    ...(instance.metrics ? { metrics: [instance.metrics] } : {}),
     ...(serving
       ? {
           mtls: {

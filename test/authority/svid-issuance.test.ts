@@ -209,6 +209,24 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       );
     });
 
+    it("serves its issuance metrics with core's on one /metrics scrape", async () => {
+      await attest('metered');
+      const dispatcher = new Agent({ connect: { ca: authority.ca } });
+      const res = await request(`${authority.url}/metrics`, { dispatcher });
+      const text = await res.body.text();
+      await dispatcher.close();
+      assert.equal(res.statusCode, 200);
+      assert.match(text, /bulwark_build_info\{[^}]*component="authority"\} 1/, "core's registry");
+      const issued = /bulwark_authority_svids_issued_total\{kind="attest",component="authority"\} (\d+)/.exec(
+        text,
+      );
+      assert.ok(issued && Number(issued[1]) >= 1, "the authority's registry, with its component label");
+      assert.match(
+        text,
+        /bulwark_authority_svid_expiry_timestamp_seconds\{spiffe_id="spiffe:\/\/[^"]+\/metered"/,
+      );
+    });
+
     it('refuses the admin API without the admin token', async () => {
       const dispatcher = new Agent({ connect: { ca: authority.ca } });
       for (const authorization of [undefined, 'Bearer bat_wrong']) {

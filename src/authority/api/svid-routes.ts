@@ -132,11 +132,6 @@ export function svidRoutes(ctx: AuthorityContext): FastifyPluginAsync {
         return ctx.revocations.since(req.query.after ?? 0, req.query.waitMs ?? 0);
       },
     );
-
-    app.get('/v1/metrics', async (_req, reply) => {
-      reply.type(ctx.metrics.registry.contentType);
-      return ctx.metrics.registry.metrics();
-    });
   };
 }
 

@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyPluginAsync,
   LogController,
 } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { BulwarkConfig } from '../config/types.ts';
 import { coreError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   /** The component's routes, registered in their own plugin scope. */
   routes?: FastifyPluginAsync;
   readiness?: Record<string, ReadinessCheck>;
+  /** The component's own Prometheus registries, served after core's at `/metrics`. */
+  metrics?: readonly Registry[];
   /** Certificates to serve instead of the configured files or the local CA. */
   credentials?: ServerCredentials;
   /** Serve the component's SVID and let only authenticated workloads in (see mtls-gate.ts). */
@@ -203,9 +206,12 @@ export class Service {
         .code(ready ? 200 : 503)
         .send({ status: ready ? 'ready' : 'not_ready', draining: this.#draining, checks });
     });
+    // One scrape per process: core's request metrics and the component's own. Each registry renders with
+    // its own default labels, so they are joined as text rather than merged.
+    const registries = [this.metrics.registry, ...(this.#options.metrics ?? [])];
     app.get('/metrics', async (_req, reply) => {
       reply.type(this.metrics.registry.contentType);
-      return this.metrics.registry.metrics();
+      return (await Promise.all(registries.map((r) => r.metrics()))).join('\n');
     });
     if (this.#options.routes) await app.register(this.#options.routes);
     await app.ready();
