@@ -137,6 +137,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   return {
     routes: adminRoutes({ gateway, routesFile, tokens: config.adminTokens }),
     readiness: { listener: () => gateway.server.listening },
+    metrics: gateway.runtime.metrics.registry,
     endpoints: () => ({ public: url }),
     async close() {
       detachSvid?.();

@@ -193,6 +193,13 @@ describe('the gateway component', () => {
     );
     assert.match(metrics, /bulwark_gateway_security_denials_total\{reason="authn",route="orders"\} \d+/);
     assert.match(metrics, /bulwark_gateway_request_duration_seconds_bucket/);
+    // The same counters on the component's /metrics, beside core's, for one Prometheus scrape.
+    const scrape = (await admin('/metrics')).text;
+    assert.match(scrape, /bulwark_build_info\{[^}]*component="gateway"\} 1/);
+    assert.match(
+      scrape,
+      /bulwark_gateway_requests_total\{route="orders",consumer="[^"]+",status="200"\} \d+/,
+    );
   });
 
   test('every denial is audited and allowed requests are sampled (rate 1 here)', () => {
