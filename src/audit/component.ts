@@ -11,6 +11,7 @@ import {
   callerOf,
 } from '../core/index.ts';
 import type { AuditContext } from './api/audit-context.ts';
+import { IngestPool } from './api/ingest-pool.ts';
 import { ingestRoutes } from './api/ingest-routes.ts';
 import { proofRoutes } from './api/proof-routes.ts';
 import { queryRoutes } from './api/query-routes.ts';
@@ -36,7 +37,8 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
   const settings = auditSettings(context.section);
   const home = context.config.home;
   const signer = loadLogKey(home, settings.origin);
-  const policy = sensitivePolicy(settings, loadPepper(home));
+  const pepper = loadPepper(home);
+  const policy = sensitivePolicy(settings, pepper);
   const store = context.openStore();
   let log: AuditLog | undefined;
   try {
@@ -83,6 +85,24 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
         storedBodies: (ids) => bodiesByIds(store, ids),
       });
     }
+    // Sealed batches need keys calls on the way in, so with a shredder every batch stays on the event loop.
+    if (!ctx.shredder) {
+      const ingest = IngestPool.start(
+        settings.ingestWorkers,
+        {
+          maxBatch: settings.maxBatch,
+          maxClockSkewMs: settings.maxClockSkewMs,
+          lists: {
+            secretKeys: settings.secretKeys,
+            hashKeys: settings.hashKeys,
+            maskKeys: settings.maskKeys,
+          },
+          pepper,
+        },
+        context.logger,
+      );
+      if (ingest) ctx.ingest = ingest;
+    }
     const retention = new Retention(ctx);
     retention.start();
     return {
@@ -97,6 +117,7 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
       readiness: { 'log-integrity': () => checkpointer.integrity },
       close: async () => {
         ctx.shredder?.clear();
+        await ctx.ingest?.close();
         retention.stop();
         await checkpointer.stop();
         await opened.close();

@@ -42,6 +42,14 @@ export const AUDIT_CONFIG_PROPERTIES: Record<string, JsonSchema> = {
     default: 1000,
     description: 'Most records accepted in one ingest request.',
   },
+  ingestWorkers: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 16,
+    default: 1,
+    description:
+      'Threads that parse and validate ingest batches and serialise their leaf data, so the event loop only orders and commits them. 0 does all of it on the event loop.',
+  },
   maxClockSkewMs: {
     type: 'integer',
     minimum: 0,
@@ -140,6 +148,7 @@ export interface AuditSettings {
   anchorIntervalMs: number;
   maxBatch: number;
   maxClockSkewMs: number;
+  ingestWorkers: number;
   retentionDays: Record<string, number>;
   pruneIntervalMs: number;
   hashKeys: string[];

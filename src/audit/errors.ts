@@ -1,5 +1,5 @@
 /** The audit component's error catalog; each code has a row in docs/audit.md. */
-import { errorFactory } from '../core/index.ts';
+import { errorFactory } from '../core/errors.ts';
 
 export const AUDIT_ERRORS = {
   audit_schema: { status: 400, title: 'An audit record violates the record schema' },

@@ -6,6 +6,7 @@ import type { Checkpointer } from '../log/checkpointer.ts';
 import type { SensitivePolicy } from '../record/sensitive-fields.ts';
 import type { PiiShredder } from '../shred/pii-shredder.ts';
 import type { NoteSigner } from '../verifier/signed-note.ts';
+import type { IngestPool } from './ingest-pool.ts';
 
 export interface AuditContext {
   settings: AuditSettings;
@@ -18,4 +19,6 @@ export interface AuditContext {
   logger: Logger;
   /** Seals personal data under subject keys (crypto-shredding), when audit has `keys`. */
   shredder?: PiiShredder;
+  /** Threads that prepare ingest batches off the event loop (none with a shredder, or `ingestWorkers: 0`). */
+  ingest?: IngestPool;
 }

@@ -6,9 +6,10 @@
 import type { Queryable, SqlValue, Store } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { canonicalJson } from '../record/canonical-json.ts';
-import { leafData } from '../record/leaf-data.ts';
+import { contentOf } from '../record/leaf-data.ts';
 import type { AuditRecord } from '../record/record-schema.ts';
 import { leafHash } from '../verifier/tree-hash.ts';
+import { type LogEntry, logEntry } from './log-entry.ts';
 import {
   bodiesFrom,
   findByIds,
@@ -32,7 +33,7 @@ export interface AppendResult {
 }
 
 interface Pending {
-  records: AuditRecord[];
+  records: LogEntry[];
   resolve(results: AppendResult[]): void;
   reject(err: unknown): void;
 }
@@ -92,6 +93,11 @@ export class AuditLog {
 
   /** Appends validated records; resolves once they are committed. */
   append(records: AuditRecord[]): Promise<AppendResult[]> {
+    return this.appendEntries(records.map(logEntry));
+  }
+
+  /** Appends records already made into entries (by an ingest worker); resolves once they are committed. */
+  appendEntries(records: LogEntry[]): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ records, resolve, reject });
       this.#writing ??= this.#drain().finally(() => {
@@ -162,24 +168,24 @@ export class AuditLog {
     const existing = await findByIds(tx, ids);
     const builders: SegmentBuilder[] = [];
     const leaves: Buffer[] = [];
-    const seen = new Map<string, { index: number; record: AuditRecord }>();
+    const seen = new Map<string, { index: number; record: LogEntry }>();
     let next = this.tree.size;
     const results: (AppendResult[] | Error)[] = [];
     for (const p of group) {
       // First pass: a batch with any conflicting id is refused whole, so nothing of it is half-written.
       // Content is compared only for ids seen before (rare: retries), so the hot path serialises once.
-      const local = new Map<string, AuditRecord>();
+      const local = new Map<string, LogEntry>();
       let conflict: Error | undefined;
       for (const record of p.records) {
         const old = existing.get(record.id);
         const prior = seen.get(record.id)?.record ?? local.get(record.id);
         if (old !== undefined || prior) {
-          const content = canonicalJson(record);
+          const content = contentOf(record);
           const stored = old === undefined ? undefined : await recordAt(tx, old);
           const same =
             old !== undefined
               ? stored !== undefined && withoutIndex(stored) === content
-              : canonicalJson(prior) === content;
+              : contentOf(prior!) === content;
           if (!same) {
             conflict = auditError(
               'audit_id_conflict',
@@ -209,7 +215,7 @@ export class AuditLog {
           seg = new SegmentBuilder(index, record.time);
           builders.push(seg);
         }
-        const body = leafData(record, index);
+        const body = record.head + index + record.tail;
         seg.add(record, body);
         if (hashLeaves) leaves.push(leafHash(body));
         seen.set(record.id, { index, record });
@@ -229,7 +235,7 @@ class SegmentBuilder {
   readonly #bodies: string[] = [];
   readonly #ids: string[] = [];
   readonly #terms = new Set<string>();
-  #last: AuditRecord | undefined;
+  #last: LogEntry | undefined;
 
   constructor(first: number, time: string) {
     this.#first = first;
@@ -241,19 +247,19 @@ class SegmentBuilder {
     return this.#bodies.length;
   }
 
-  add(r: AuditRecord, body: string): void {
+  add(r: LogEntry, body: string): void {
     this.#bodies.push(body);
     this.#ids.push(r.id);
     if (r.time < this.#minTime) this.#minTime = r.time;
     if (r.time > this.#maxTime) this.#maxTime = r.time;
     const last = this.#last;
     const terms = this.#terms;
-    if (last?.actor.id !== r.actor.id) terms.add(searchTerm('actor', r.actor.id));
+    if (last?.actor !== r.actor) terms.add(searchTerm('actor', r.actor));
     if (last?.action !== r.action) terms.add(searchTerm('action', r.action));
     if (last?.outcome !== r.outcome) terms.add(searchTerm('outcome', r.outcome));
     if (last?.category !== r.category) terms.add(searchTerm('category', r.category));
-    if (r.source && last?.source?.component !== r.source.component)
-      terms.add(searchTerm('component', r.source.component));
+    if (r.component !== undefined && last?.component !== r.component)
+      terms.add(searchTerm('component', r.component));
     this.#last = r;
   }
 

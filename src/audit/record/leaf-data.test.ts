@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { canonicalJson } from './canonical-json.ts';
-import { leafData } from './leaf-data.ts';
+import { contentOf, leafData, leafParts } from './leaf-data.ts';
 import type { AuditRecord } from './record-schema.ts';
 
 const str = fc.string({ unit: 'binary', maxLength: 12 });
@@ -33,6 +33,15 @@ describe('leaf data', () => {
     fc.assert(
       fc.property(record, fc.nat(), (r, index) => {
         assert.equal(leafData(r, index), canonicalJson({ ...r, index }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('cut into parts around the index, gives back the canonical JSON of the record without it', () => {
+    fc.assert(
+      fc.property(record, (r) => {
+        assert.equal(contentOf(leafParts(r)), canonicalJson(r));
       }),
       { numRuns: 2000 },
     );

@@ -8,24 +8,40 @@ import { canonicalJson } from './canonical-json.ts';
 import type { AuditRecord } from './record-schema.ts';
 
 const s = JSON.stringify;
+const INDEX_KEY = ',"index":';
 
-export function leafData(r: AuditRecord, index: number): string {
+/**
+ * The leaf data cut where the index goes: `head + index + tail`. Records are validated and serialised
+ * before the log knows their index (on an ingest worker thread); the log then only joins three strings.
+ */
+export function leafParts(r: AuditRecord): { head: string; tail: string } {
   // Keys in UTF-16 order: action, actor, category, details, id, index, outcome, reason, requestId, source,
   // target, time, traceId (RFC 8785 §3.2.3).
-  let out = `{"action":${s(r.action)},"actor":{"id":${s(r.actor.id)}`;
-  if (r.actor.name !== undefined) out += `,"name":${s(r.actor.name)}`;
-  out += `,"type":${s(r.actor.type)}},"category":${s(r.category)}`;
-  if (r.details !== undefined) out += `,"details":${canonicalJson(r.details)}`;
-  out += `,"id":${s(r.id)},"index":${index},"outcome":${s(r.outcome)}`;
-  if (r.reason !== undefined) out += `,"reason":${s(r.reason)}`;
-  if (r.requestId !== undefined) out += `,"requestId":${s(r.requestId)}`;
+  let head = `{"action":${s(r.action)},"actor":{"id":${s(r.actor.id)}`;
+  if (r.actor.name !== undefined) head += `,"name":${s(r.actor.name)}`;
+  head += `,"type":${s(r.actor.type)}},"category":${s(r.category)}`;
+  if (r.details !== undefined) head += `,"details":${canonicalJson(r.details)}`;
+  head += `,"id":${s(r.id)}${INDEX_KEY}`;
+  let tail = `,"outcome":${s(r.outcome)}`;
+  if (r.reason !== undefined) tail += `,"reason":${s(r.reason)}`;
+  if (r.requestId !== undefined) tail += `,"requestId":${s(r.requestId)}`;
   if (r.source !== undefined) {
-    out += `,"source":{"component":${s(r.source.component)}`;
-    if (r.source.ip !== undefined) out += `,"ip":${s(r.source.ip)}`;
-    out += '}';
+    tail += `,"source":{"component":${s(r.source.component)}`;
+    if (r.source.ip !== undefined) tail += `,"ip":${s(r.source.ip)}`;
+    tail += '}';
   }
-  if (r.target !== undefined) out += `,"target":{"id":${s(r.target.id)},"type":${s(r.target.type)}}`;
-  out += `,"time":${s(r.time)}`;
-  if (r.traceId !== undefined) out += `,"traceId":${s(r.traceId)}`;
-  return `${out}}`;
+  if (r.target !== undefined) tail += `,"target":{"id":${s(r.target.id)},"type":${s(r.target.type)}}`;
+  tail += `,"time":${s(r.time)}`;
+  if (r.traceId !== undefined) tail += `,"traceId":${s(r.traceId)}`;
+  return { head, tail: `${tail}}` };
+}
+
+export function leafData(r: AuditRecord, index: number): string {
+  const { head, tail } = leafParts(r);
+  return head + index + tail;
+}
+
+/** The canonical JSON of the record itself (its leaf data without the index), from its parts. */
+export function contentOf(parts: { head: string; tail: string }): string {
+  return parts.head.slice(0, -INDEX_KEY.length) + parts.tail;
 }

@@ -4,7 +4,7 @@
  * and returns the form that is hashed into the log; any violation throws a 400 that names the field.
  */
 import { isIP } from 'node:net';
-import { uuidV7Generator } from '../../core/audit-client/index.ts';
+import { uuidV7Generator } from '../../core/audit-client/uuid-v7.ts';
 import type { AuditEvent } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { protectDetails, refuseSecretValue, type SensitivePolicy } from './sensitive-fields.ts';
