@@ -7,8 +7,10 @@ import {
   verifyInclusion,
   verifyProofBundle,
 } from '../../src/audit/index.ts';
+import { bodiesFrom } from '../../src/audit/log/record-store.ts';
 import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
 import { leafHash } from '../../src/audit/verifier/tree-hash.ts';
+import { openStore } from '../../src/core/index.ts';
 import {
   type AuditFixture,
   call,
@@ -168,6 +170,33 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         (await call(f, 'GET', `/audit/v1/proof/inclusion?index=${latest.size}&size=${latest.size}`)).status,
         400,
       );
+    });
+
+    it('serves /entries line for line as the stored bodies, across segment boundaries', async () => {
+      const store = openStore(f.config.storage, { home: f.home, namespace: f.definition.name });
+      try {
+        const size = (await call(f, 'GET', '/audit/v1/checkpoint')).text.split('\n')[1];
+        const n = Number(size);
+        assert.ok(n > 300, 'several segments in the log');
+        for (const [start, limit] of [
+          [0, 1],
+          [0, 10000],
+          [299, 3],
+          [5, 295],
+          [n - 1, 10],
+          [n, 5],
+        ] as const) {
+          const text = (await call(f, 'GET', `/audit/v1/entries?start=${start}&limit=${limit}`)).text;
+          const rows = await bodiesFrom(store, start, start + limit);
+          assert.equal(
+            text,
+            rows.map((r) => `${r.idx} ${r.body}\n`).join(''),
+            `start=${start} limit=${limit}`,
+          );
+        }
+      } finally {
+        await store.close();
+      }
     });
 
     it('writes a tlog-proof bundle per record that the offline verifier accepts, and only for that record', async () => {

@@ -6,8 +6,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { auditError } from '../errors.ts';
 import {
-  bodiesFrom,
   checkpointCovering,
+  entriesFrom,
   listCheckpoints,
   readTile,
   recordById,
@@ -150,10 +150,10 @@ export function proofRoutes(ctx: AuditContext): FastifyPluginAsync {
       },
       async (req, reply) => {
         const q = req.query as { start: number; limit: number };
-        const rows = await bodiesFrom(store, q.start, q.start + q.limit);
         // One line per stored row: its position, a space, its canonical JSON body (which names its index too).
+        const text = await entriesFrom(store, q.start, q.start + q.limit);
         reply.header('x-log-size', String(log.size)).type('text/plain; charset=utf-8');
-        return rows.map((r) => `${r.idx} ${r.body}\n`).join('');
+        return text;
       },
     );
 

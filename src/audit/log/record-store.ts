@@ -4,7 +4,7 @@
  * database triggers also confine. A batch is stored as segments (see migrations.ts): one row of canonical
  * leaf bodies, multi-row INSERTs of its ids and of its distinct search terms, all in one transaction.
  */
-import type { Queryable, SqlValue } from '../../core/index.ts';
+import type { Queryable, SqlValue, Store } from '../../core/index.ts';
 import type { FullTile } from './tile-tree.ts';
 
 /**
@@ -119,6 +119,47 @@ export async function segmentsFrom(q: Queryable, start: number, end: number): Pr
     const first = Number(r.first_idx);
     const bodies = r.bodies.split('\n');
     if (first + bodies.length > start) out.push({ first, bodies });
+  }
+  return out;
+}
+
+/**
+ * The `/entries` text for [start, end), at or above the retention floor: `<index> <body>\n` per record,
+ * built from the stored bytes without decoding them into strings or encoding them back (`verify` reads
+ * every record through it; decoding, re-joining and re-encoding was most of the server's CPU there).
+ */
+export async function entriesFrom(store: Store, start: number, end: number): Promise<Buffer> {
+  const from = Math.max(start, await minIndex(store));
+  // Bodies as bytes: SQLite returns a BLOB cast as a Uint8Array, PostgreSQL a bytea as a Buffer.
+  const bytes = store.engine === 'sqlite' ? 'CAST(bodies AS BLOB)' : "convert_to(bodies, 'UTF8')";
+  const rows = await store.query<{ first_idx: number; bodies: Uint8Array }>(
+    `SELECT first_idx, ${bytes} AS bodies FROM audit_segment WHERE first_idx > ? AND first_idx < ? ORDER BY first_idx`,
+    [from - SEGMENT_MAX, end],
+  );
+  const lines: { index: string; body: Uint8Array }[] = [];
+  let size = 0;
+  for (const row of rows) {
+    const all = Buffer.from(row.bodies.buffer, row.bodies.byteOffset, row.bodies.byteLength);
+    let index = Number(row.first_idx);
+    for (let at = 0; at <= all.length && index < end; index++) {
+      const newline = all.indexOf(10, at);
+      const stop = newline < 0 ? all.length : newline;
+      if (index >= from) {
+        const line = { index: `${index} `, body: all.subarray(at, stop) };
+        lines.push(line);
+        size += line.index.length + line.body.length + 1;
+      }
+      if (newline < 0) break;
+      at = newline + 1;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const { index, body } of lines) {
+    o += out.write(index, o, 'latin1');
+    out.set(body, o);
+    o += body.length;
+    out[o++] = 10;
   }
   return out;
 }
