@@ -8,12 +8,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import { createLogger, Service } from '../../src/core/index.ts';
+import { testConfig } from '../fixtures/config.ts';
 import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
 
 const MAX_BATCH = 5;
 
-async function post(f: AuditFixture, body: string) {
+async function post(f: { url: string; dispatcher: Agent }, body: string) {
   const res = await request(`${f.url}/audit/v1/records`, {
     method: 'POST',
     dispatcher: f.dispatcher,
@@ -40,6 +42,8 @@ const verdict = (r: { status: number; json: Record<string, unknown> }) => ({
 describe('audit ingest on a thread answers as the event loop does', () => {
   let threaded: AuditFixture;
   let inline: AuditFixture;
+  // What the route did before it read raw bytes: fastify's own JSON parser and body schema, rendered by core.
+  let reference: { service: Service; url: string; dispatcher: Agent };
   before(async () => {
     // One home: the same pseudonymising key and log key, two logs.
     const home = mkdtempSync(join(tmpdir(), 'bulwark-audit-threads-'));
@@ -49,6 +53,30 @@ describe('audit ingest on a thread answers as the event loop does', () => {
       name: 'auditthreaded',
       settings: { ...settings, ingestWorkers: 1 },
     });
+    const service = new Service({
+      name: 'reference',
+      config: testConfig(),
+      logger: createLogger({ level: 'silent', component: 'reference', redactKeys: [] }),
+      port: 0,
+      routes: async (app) => {
+        app.post(
+          '/audit/v1/records',
+          {
+            schema: {
+              body: {
+                type: 'object',
+                required: ['records'],
+                additionalProperties: false,
+                properties: { records: { type: 'array', minItems: 1, maxItems: MAX_BATCH } },
+              },
+            },
+          },
+          async () => ({ accepted: true }),
+        );
+      },
+    });
+    const url = await service.start();
+    reference = { service, url, dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) };
     inline = await startAudit('sqlite', {
       home,
       name: 'auditinline',
@@ -58,6 +86,8 @@ describe('audit ingest on a thread answers as the event loop does', () => {
   after(async () => {
     await threaded.stop();
     await inline.stop();
+    await reference.service.stop();
+    await reference.dispatcher.close();
   });
 
   it('refuses the same bad bodies with the same answers', async () => {
@@ -86,6 +116,15 @@ describe('audit ingest on a thread answers as the event loop does', () => {
       const b = await post(inline, body);
       assert.ok(a.status >= 400, `${name}: refused (${a.status})`);
       assert.deepEqual(verdict(a), verdict(b), name);
+      // Whatever fastify's parser or the body schema refuses is refused exactly as fastify refuses it.
+      const c = await post(reference, body);
+      if (c.status !== 200) assert.deepEqual(verdict(a), verdict(c), `${name}, as fastify answers it`);
+      else
+        assert.match(
+          String(a.json['code']),
+          /^audit_/,
+          `${name}: only record checks refuse what fastify takes`,
+        );
     }
     // Neither log took anything from them.
     assert.equal(
