@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseVerifierKey, verifyLog, verifyProofBundle } from '../../src/audit/index.ts';
 import { leafData } from '../../src/audit/record/leaf-data.ts';
@@ -15,8 +13,8 @@ import { sensitivePolicy } from '../../src/audit/record/sensitive-fields.ts';
 import { PiiShredder } from '../../src/audit/shred/pii-shredder.ts';
 import { ERASED_MARKER, UNREADABLE_MARKER } from '../../src/audit/shred/sealed-pii.ts';
 import { httpLogSource } from '../../src/audit/verifier/http-log-source.ts';
-import { KeysClient } from '../../src/sdk/keys/index.ts';
-import { ADMIN, type KeysHarness, startKeys } from '../keys/fixture.ts';
+import type { KeysClient } from '../../src/sdk/keys/index.ts';
+import { ADMIN, type KeysHarness, keysClient, startKeys } from '../keys/fixture.ts';
 import { type AuditFixture, call, startAudit } from './fixtures/audit-server.ts';
 
 const AUDIT = 'spiffe://bulwark.test/ns/bulwark/audit';
@@ -68,11 +66,7 @@ describe('audit crypto-shredding', () => {
   let client: KeysClient;
   const clients: KeysClient[] = [];
   const clientFor = (caller: string) => {
-    const c = new KeysClient({
-      url: keys.url,
-      caller,
-      ca: readFileSync(join(keys.config.home, 'tls', 'ca.crt')),
-    });
+    const c = keysClient(keys, caller);
     clients.push(c);
     return c;
   };
@@ -268,12 +262,7 @@ describe('audit crypto-shredding', () => {
   });
 
   it('fails a batch with a clear 503 while keys is down, returning nothing half-sealed', async () => {
-    const keysHome = keys.config.home;
-    const down = new KeysClient({
-      url: keys.url.replace(/:\d+$/, ':1'),
-      caller: AUDIT,
-      ca: readFileSync(join(keysHome, 'tls', 'ca.crt')),
-    });
+    const down = keysClient(keys, AUDIT, keys.url.replace(/:\d+$/, ':1'));
     clients.push(down);
     const shredder = new PiiShredder({ keys: down, encryptKeys: ['email'] });
     await assert.rejects(

@@ -87,15 +87,8 @@ describe('the clinic demo end to end (bulwark up --demo)', () => {
    * Polls every 250 ms: the gateway's per-user limits (60 a minute on a route) count every probe, and
    * waitFor's 25 ms would spend them.
    */
-  const poll = async <T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+  const poll = <T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs: number) =>
+    waitFor(check, what, timeoutMs, 250);
   /** Waits for an audit record matching `match` (events reach audit in batches). */
   const audited = (
     params: Record<string, string>,

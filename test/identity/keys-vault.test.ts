@@ -4,7 +4,7 @@
  * (and loses nothing) while `keys` is down, and never writes a secret to a log line.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,8 +17,8 @@ import { KeysVault, localVault } from '../../src/identity/keys/secret-vault.ts';
 import { SigningKeys } from '../../src/identity/keys/signing-keys.ts';
 import { TotpFactor } from '../../src/identity/mfa/totp.ts';
 import { IDENTITY_MIGRATIONS } from '../../src/identity/migrations.ts';
-import { KeysClient } from '../../src/sdk/keys/index.ts';
-import { ADMIN, type KeysHarness, startKeys } from '../keys/fixture.ts';
+import type { KeysClient } from '../../src/sdk/keys/index.ts';
+import { ADMIN, type KeysHarness, keysClient, startKeys } from '../keys/fixture.ts';
 import { startIdentity } from './fixtures/identity-server.ts';
 
 const IDENTITY = 'spiffe://bulwark.test/ns/bulwark/identity';
@@ -29,11 +29,7 @@ after(() => Promise.all(opened.map((c) => c.close().catch(() => undefined))));
 
 function clientFor(keys: KeysHarness, caller = IDENTITY): KeysClient {
   // The client owns its connection pool (no injected dispatcher), so identity's close() ends it.
-  const client = new KeysClient({
-    url: keys.url,
-    caller,
-    ca: readFileSync(join(keys.config.home, 'tls', 'ca.crt')),
-  });
+  const client = keysClient(keys, caller);
   opened.push(client);
   return client;
 }

@@ -22,6 +22,7 @@ import {
   runComponent,
 } from '../../src/core/index.ts';
 import { createKeysComponent, type KeysOverrides } from '../../src/keys/index.ts';
+import { KeysClient } from '../../src/sdk/keys/index.ts';
 import { TEST_PG_URL as PG_URL } from '../fixtures/config.ts';
 
 export { PG_URL };
@@ -142,6 +143,11 @@ export async function dropSchema(namespace: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** An SDK client of the harness's keys service calling as `caller` (by header: the harness runs alone). */
+export function keysClient(h: KeysHarness, caller: string, url = h.url): KeysClient {
+  return new KeysClient({ url, caller, ca: readFileSync(join(h.config.home, 'tls', 'ca.crt')) });
 }
 
 export const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');

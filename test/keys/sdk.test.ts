@@ -3,11 +3,9 @@
  * tokenization, and masking.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FieldCipher, type KeysApiError, KeysClient, maskValue } from '../../src/sdk/keys/index.ts';
-import { type KeysHarness, startKeys } from './fixture.ts';
+import { FieldCipher, type KeysApiError, type KeysClient, maskValue } from '../../src/sdk/keys/index.ts';
+import { type KeysHarness, keysClient, startKeys } from './fixture.ts';
 
 const SVC = 'spiffe://bulwark.test/ns/crm/app';
 
@@ -21,11 +19,7 @@ describe('keys SDK', () => {
       type: 'aes256-gcm',
       acl: { encrypt: [SVC], decrypt: [SVC], datakey: [SVC], tokenize: [SVC], detokenize: [SVC] },
     });
-    client = new KeysClient({
-      url: h.url,
-      caller: SVC,
-      ca: readFileSync(join(h.config.home, 'tls', 'ca.crt')),
-    });
+    client = keysClient(h, SVC);
   });
   after(async () => {
     await client.close();
@@ -59,11 +53,7 @@ describe('keys SDK', () => {
   });
 
   it('reports a caller without permission with the API error code', async () => {
-    const stranger = new KeysClient({
-      url: h.url,
-      caller: 'spiffe://bulwark.test/ns/other',
-      ca: readFileSync(join(h.config.home, 'tls', 'ca.crt')),
-    });
+    const stranger = keysClient(h, 'spiffe://bulwark.test/ns/other');
     try {
       await assert.rejects(
         new FieldCipher({ client: stranger, key: 'crm' }).encryptField('x', {}),

@@ -6,33 +6,19 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SqlValue, Store } from '../../core/index.ts';
+import { WorkerCalls } from '../verifier/worker-calls.ts';
 import type { Segment } from './record-store.ts';
 import type { WriteReply, WriteRequest } from './sqlite-writer-worker.ts';
 import type { FullTile } from './tile-tree.ts';
 
 export class SqliteWriter {
-  readonly #worker: Worker;
-  readonly #waiting = new Map<number, { resolve(reply: WriteReply): void; reject(err: Error): void }>();
-  #next = 0;
-  #failed: Error | undefined;
+  readonly #calls: WorkerCalls<WriteReply>;
 
   private constructor(path: string) {
-    this.#worker = new Worker(new URL('./sqlite-writer-worker.ts', import.meta.url), {
+    const worker = new Worker(new URL('./sqlite-writer-worker.ts', import.meta.url), {
       workerData: { path },
     });
-    this.#worker.on('message', (reply: WriteReply) => {
-      const w = this.#waiting.get(reply.id);
-      this.#waiting.delete(reply.id);
-      if (reply.error === undefined) w?.resolve(reply);
-      else w?.reject(new Error(`audit write failed: ${reply.error}`));
-    });
-    const fail = (err: Error) => {
-      this.#failed = err;
-      for (const w of this.#waiting.values()) w.reject(err);
-      this.#waiting.clear();
-    };
-    this.#worker.on('error', fail);
-    this.#worker.on('exit', () => fail(new Error('the audit writer thread has stopped')));
+    this.#calls = new WorkerCalls(worker, 'the audit writer thread');
   }
 
   /** A writer for the store's database file, or undefined when it has none (in-memory or PostgreSQL). */
@@ -63,18 +49,13 @@ export class SqliteWriter {
     await this.#send({ id: 0, op: 'execute', sql, params });
   }
 
-  #send(req: WriteRequest): Promise<WriteReply> {
-    if (this.#failed) return Promise.reject(this.#failed);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...req, id });
-    });
+  async #send(req: WriteRequest): Promise<WriteReply> {
+    const reply = await this.#calls.call(req);
+    if (reply.error !== undefined) throw new Error(`audit write failed: ${reply.error}`);
+    return reply;
   }
 
   async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
-    this.#worker.postMessage({ id: this.#next++, op: 'close' } satisfies WriteRequest);
-    await exited;
+    await this.#calls.close({ op: 'close' });
   }
 }

@@ -38,31 +38,12 @@ export function personalDataSlots(
   const slots: Slot[] = [];
   const actor = record.actor;
   if (actor.type === 'user') {
-    if (actor.name !== undefined) {
-      slots.push({
-        recordId: record.id,
-        subject: actor.id,
-        role: 'a',
-        path: ['actor', 'name'],
-        value: actor.name,
-        set: (v) => {
-          actor.name = v;
-        },
-      });
-    }
+    // The user's own name and address, under the user's key.
+    const own = (path: string[], value: string, set: (sealed: string) => void) =>
+      slots.push({ recordId: record.id, subject: actor.id, role: 'a', path, value, set });
+    if (actor.name !== undefined) own(['actor', 'name'], actor.name, (v) => (actor.name = v));
     const source = record.source;
-    if (source?.ip !== undefined) {
-      slots.push({
-        recordId: record.id,
-        subject: actor.id,
-        role: 'a',
-        path: ['source', 'ip'],
-        value: source.ip,
-        set: (v) => {
-          source.ip = v;
-        },
-      });
-    }
+    if (source?.ip !== undefined) own(['source', 'ip'], source.ip, (v) => (source.ip = v));
   }
   if (record.details) {
     const aboutTarget = record.target !== undefined && targetTypes.has(record.target.type);

@@ -7,6 +7,7 @@
  */
 import { hash } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { WorkerCalls } from './worker-calls.ts';
 
 const WORKER_ROLE = 'bulwark-audit-leaf-hasher';
 const INDEX_KEY = Buffer.from(',"index":');
@@ -77,35 +78,15 @@ export const inlineLeafHasher: LeafHasher = {
 
 export function workerLeafHasher(): LeafHasher {
   const worker = new Worker(new URL(import.meta.url), { workerData: { role: WORKER_ROLE } });
-  const waiting = new Map<number, { resolve(s: ScannedEntries): void; reject(e: Error): void }>();
-  let next = 0;
-  let failed: Error | undefined;
-  worker.on('message', (m: { id: number; scanned: ScannedEntries }) => {
-    waiting.get(m.id)?.resolve(m.scanned);
-    waiting.delete(m.id);
-  });
-  const fail = (err: Error) => {
-    failed = err;
-    for (const w of waiting.values()) w.reject(err);
-    waiting.clear();
-  };
-  worker.on('error', fail);
-  worker.on('exit', () => fail(new Error('the leaf hashing thread has stopped')));
+  const calls = new WorkerCalls<{ id: number; scanned: ScannedEntries }>(worker, 'the leaf hashing thread');
   return {
-    scan: (text) => {
-      if (failed) return Promise.reject(failed);
-      const id = next++;
+    scan: async (text) => {
       // A private copy when the bytes share a pool or a larger buffer; otherwise moved, not copied.
       const own =
         text.byteOffset === 0 && text.byteLength === text.buffer.byteLength ? text : new Uint8Array(text);
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, text: own }, [own.buffer as ArrayBuffer]);
-      });
+      return (await calls.call({ text: own }, [own.buffer as ArrayBuffer])).scanned;
     },
-    close: async () => {
-      await worker.terminate();
-    },
+    close: () => calls.close(),
   };
 }
 

@@ -5,15 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, Store } from '../../core/index.ts';
+import type { ResolvedInstance } from '../../core/mtls/index.ts';
 import { authorityError } from '../errors.ts';
 
-export interface Instance {
-  id: string;
-  service: string;
-  spiffeId: string;
-  host: string;
-  port: number;
-  healthy: boolean;
+/** An instance as stored: what a resolve answers (core's `ResolvedInstance`) and its last heartbeat. */
+export interface Instance extends ResolvedInstance {
   heartbeatAt: string;
 }
 
