@@ -10,6 +10,7 @@ import {
   type ComponentInstance,
   callerOf,
 } from '../core/index.ts';
+import { listedCaller } from '../core/mtls/index.ts';
 import type { AuditContext } from './api/audit-context.ts';
 import { IngestPool } from './api/ingest-pool.ts';
 import { ingestRoutes } from './api/ingest-routes.ts';
@@ -159,9 +160,7 @@ function authorizeCaller(req: FastifyRequest, settings: AuditSettings): void {
   if (OPEN_TO_WORKLOADS.has(route) || route.startsWith('GET /healthz') || route.startsWith('GET /readyz'))
     return;
   const list = req.method === 'GET' ? settings.readers : settings.admins;
-  if (
-    !list.some((entry) => (entry.endsWith('*') ? caller.startsWith(entry.slice(0, -1)) : entry === caller))
-  ) {
+  if (!listedCaller(list, caller)) {
     throw auditError(
       'audit_forbidden',
       `${caller} may not ${req.method === 'GET' ? 'read' : 'manage'} the audit log`,

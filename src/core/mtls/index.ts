@@ -24,6 +24,7 @@ export { type RevocationFeedEntry, RevocationSet } from './revocation-set.ts';
 export { type CredentialsListener, RotatingCredentials, renewalDelay } from './rotating-credentials.ts';
 export {
   isSpiffeId,
+  listedCaller,
   parseSpiffeId,
   parseTrustDomain,
   type SpiffeId,

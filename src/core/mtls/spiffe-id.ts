@@ -94,3 +94,13 @@ export function serviceNameOf(id: SpiffeId): string | undefined {
   const match = /^\/service\/([A-Za-z0-9._-]+)$/.exec(id.path);
   return match?.[1];
 }
+
+/**
+ * Whether an allow list names a caller: an entry matches exactly, or as a prefix when it ends in `*`
+ * (`spiffe://bulwark.local/service/*`). The lists of who may read, manage or call a component.
+ */
+export function listedCaller(list: readonly string[], caller: string): boolean {
+  return list.some((entry) =>
+    entry.endsWith('*') ? caller.startsWith(entry.slice(0, -1)) : entry === caller,
+  );
+}

@@ -9,6 +9,7 @@
  * action = operation, resource = key) can replace it without touching the routes.
  */
 import type { FastifyRequest } from 'fastify';
+import { listedCaller } from '../../core/mtls/spiffe-id.ts';
 import { keysError } from '../errors.ts';
 import type { KeyAcl, KeyOperation } from '../keyring/key-types.ts';
 
@@ -25,11 +26,8 @@ export interface Authorizer {
 }
 
 /** Matches a caller against allow-list entries: exact, or a prefix when the entry ends in `*`. */
-export function allowed(list: readonly string[] | undefined, caller: string): boolean {
-  if (!list) return false;
-  return list.some((entry) =>
-    entry.endsWith('*') ? caller.startsWith(entry.slice(0, -1)) : entry === caller,
-  );
+function allowed(list: readonly string[] | undefined, caller: string): boolean {
+  return list !== undefined && listedCaller(list, caller);
 }
 
 export class AllowListAuthorizer implements Authorizer {
