@@ -72,3 +72,8 @@ function readCached(file: string): ClientCertificate | undefined {
 export function withOperatorCertificate<T extends object>(connect: T): T & Partial<ClientCertificate> {
   return current ? { ...connect, ...current } : connect;
 }
+
+/** Whether this process holds the operator SVID (components on the mesh then know the caller by it). */
+export function hasOperatorCertificate(): boolean {
+  return current !== undefined;
+}

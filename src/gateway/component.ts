@@ -73,6 +73,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         engine,
         // Under `bulwark up` policy serves only mTLS: the gateway calls it with its own SVID.
         dispatcher: ctx.mesh?.dispatcher('policy') ?? jwksDispatcher,
+        // A long poll: policy answers as soon as a new version exists, so a change is in force at once.
+        waitSeconds: 30,
         onError: (e) => ctx.logger.warn({ err: e }, 'policy bundle poll failed'),
       })
     : undefined;
@@ -135,7 +137,13 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   gateway.watch(routesFile);
   ctx.logger.info({ url, routes: routes.routes.length }, 'gateway listening');
   return {
-    routes: adminRoutes({ gateway, routesFile, tokens: config.adminTokens }),
+    routes: adminRoutes({
+      gateway,
+      routesFile,
+      tokens: config.adminTokens,
+      operators: config.adminOperators,
+      viewers: config.adminViewers,
+    }),
     readiness: { listener: () => gateway.server.listening },
     metrics: gateway.runtime.metrics.registry,
     endpoints: () => ({ public: url }),

@@ -42,6 +42,8 @@ export interface GatewayConfig {
   auditAllowSampleRate: number;
   hstsMaxAgeSeconds: number;
   adminTokens: { sha256: string; role: 'viewer' | 'operator' }[];
+  adminOperators: string[];
+  adminViewers: string[];
   revocationFeed: { url: string | null; credentialsFile: string | null; intervalSeconds: number };
 }
 
@@ -254,11 +256,25 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
       intervalSeconds: int(2, 1, 300, 'Time between polls.'),
     },
   },
+  adminOperators: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['spiffe://bulwark.local/service/operator'],
+    description:
+      'SPIFFE IDs (a trailing `*` matches a prefix) that may read and change the gateway through its admin API when it serves mTLS (under `bulwark up`: the operator SVID the CLI presents). No token needed.',
+  },
+  adminViewers: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: [],
+    description:
+      'SPIFFE IDs that may read the admin API (routes, stages, metrics) when the gateway serves mTLS.',
+  },
   adminTokens: {
     type: 'array',
     default: [],
     description:
-      'Admin API bearer tokens, as SHA-256 hex, with a role (`viewer` reads, `operator` also changes). Empty: only `jwks.json` answers.',
+      'Admin API bearer tokens, as SHA-256 hex, with a role (`viewer` reads, `operator` also changes), for callers without a listed SPIFFE ID (and for a gateway run alone, without mTLS). Empty, with no listed caller: only `jwks.json` answers.',
     items: {
       type: 'object',
       additionalProperties: false,

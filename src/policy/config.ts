@@ -15,6 +15,13 @@ export const POLICY_CONFIG: Record<string, JsonSchema> = {
     description:
       'How often the directory is re-read and the newest stored version picked up (ms, 0 = never). A directory that fails to compile is logged and ignored; the version in force keeps serving.',
   },
+  admins: {
+    type: 'array',
+    items: { type: 'string', minLength: 1 },
+    default: ['spiffe://bulwark.local/service/operator'],
+    description:
+      'SPIFFE IDs (a trailing `*` matches a prefix) that may change the policy set (put and delete documents, reload) when policy serves mTLS. Every workload of the trust domain may read the bundle and ask for decisions.',
+  },
   cacheSize: {
     type: 'integer',
     minimum: 0,

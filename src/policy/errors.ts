@@ -13,6 +13,7 @@ export const POLICY_ERRORS = {
   policy_directory_unreadable: { status: 500, title: 'The policy directory cannot be read' },
   policy_request_invalid: { status: 400, title: 'An entity or action reference is malformed' },
   policy_test_invalid: { status: 400, title: 'A policy test file is malformed' },
+  policy_forbidden: { status: 403, title: 'The caller may not change the policy set' },
 } as const;
 
 export const policyError = errorFactory(POLICY_ERRORS, 'policy');

@@ -41,6 +41,7 @@ export interface PolicySection {
   reloadIntervalMs: number;
   cacheSize: number;
   decisionLog: { allowSampleRate: number };
+  admins: string[];
 }
 
 /**
@@ -95,7 +96,7 @@ export const policyComponent: ComponentDefinition = {
         : undefined;
     timer?.unref();
     return {
-      routes: policyRoutes(service, engine),
+      routes: policyRoutes(service, engine, { admins: section.admins ?? [] }),
       readiness: { bundle: () => engine.bundle !== undefined },
       close: async () => {
         if (timer) clearInterval(timer);

@@ -4,7 +4,7 @@
  * pull has always passed the same checks the engine applies. The service's own engine (decision API,
  * analysis) always runs the latest version.
  */
-import type { AuditSink, Clock, Logger } from '../core/index.ts';
+import type { AuditActor, AuditSink, Clock, Logger } from '../core/index.ts';
 import {
   type BundleDocument,
   type BundleIssue,
@@ -19,6 +19,9 @@ import {
 import { readBundleDirectory } from './directory-source.ts';
 import { policyError } from './errors.ts';
 import type { PolicyStore, StoredDocument } from './policy-store.ts';
+
+/** The component itself: the actor of directory reloads, and of changes when callers carry no identity. */
+const SELF: AuditActor = { type: 'system', id: 'policy' };
 
 /** API documents appear in the bundle under this prefix, apart from the directory's files. */
 export const API_PREFIX = 'api:';
@@ -137,15 +140,16 @@ export class PolicyService {
   async put(
     name: string,
     text: string,
+    actor: AuditActor = SELF,
   ): Promise<{ document: BundleDocument; created: boolean; compiled: CompiledBundle }> {
     this.#checkName(name);
-    const { document, compiled, existed } = await this.#write({ name, text }, `api:${name}`);
+    const { document, compiled, existed } = await this.#write({ name, text }, `api:${name}`, actor);
     return { document, created: !existed, compiled };
   }
 
-  async remove(name: string): Promise<BundleDocument> {
+  async remove(name: string, actor: AuditActor = SELF): Promise<BundleDocument> {
     this.#checkName(name);
-    return (await this.#write({ name, text: null }, `api:${name}`)).document;
+    return (await this.#write({ name, text: null }, `api:${name}`, actor)).document;
   }
 
   /**
@@ -155,6 +159,7 @@ export class PolicyService {
   async #write(
     change: { name: string; text: string | null } | undefined,
     what: string,
+    actor: AuditActor = SELF,
   ): Promise<{ document: BundleDocument; compiled: CompiledBundle; created: boolean; existed: boolean }> {
     const at = new Date(this.#o.clock.now()).toISOString();
     const result = await this.#o.store.commit(
@@ -169,7 +174,7 @@ export class PolicyService {
           // Directory rejections are recorded by reload, once per content.
           if (change) {
             const issues = (err as { details?: { issues?: unknown[] } }).details?.issues?.length ?? 0;
-            this.#record('policy.bundle.rejected', 'failure', { source: what, issues });
+            this.#record('policy.bundle.rejected', 'failure', { source: what, issues }, actor);
           }
           throw err;
         }
@@ -183,14 +188,19 @@ export class PolicyService {
         { version: document.version, hash: document.hash },
         'policy bundle version applied',
       );
-      this.#record('policy.bundle.applied', 'success', {
-        version: document.version,
-        hash: document.hash,
-        policies: compiled.policies.length,
-        change: change
-          ? { document: change.name, op: change.text === null ? 'delete' : 'put' }
-          : { source: 'directory' },
-      });
+      this.#record(
+        'policy.bundle.applied',
+        'success',
+        {
+          version: document.version,
+          hash: document.hash,
+          policies: compiled.policies.length,
+          change: change
+            ? { document: change.name, op: change.text === null ? 'delete' : 'put' }
+            : { source: 'directory' },
+        },
+        actor,
+      );
     }
     return { document, compiled, created, existed };
   }
@@ -202,10 +212,15 @@ export class PolicyService {
     return compileBundle(this.#compose([...docs, { name, text, updatedAt: '' }]));
   }
 
-  #record(action: string, outcome: 'success' | 'failure', details: Record<string, unknown>): void {
-    // Callers are not authenticated yet (mTLS arrives with authority): the actor is the component itself.
+  /** `actor`: who asked for the change (the caller's SPIFFE ID on the mesh), else the component itself. */
+  #record(
+    action: string,
+    outcome: 'success' | 'failure',
+    details: Record<string, unknown>,
+    actor: AuditActor = SELF,
+  ): void {
     this.#o.audit?.record({
-      actor: { type: 'system', id: 'policy' },
+      actor,
       action,
       target: { type: 'policy-bundle', id: String(details['version'] ?? 'rejected') },
       outcome,

@@ -3,6 +3,8 @@
  * policy documents (CRUD, compiled on write), bundle versions, decisions and analysis for the console.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { type AuditActor, callerOf } from '../core/index.ts';
+import { listedCaller } from '../core/mtls/index.ts';
 import {
   actionRef,
   type CompiledBundle,
@@ -53,7 +55,24 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   });
 }
 
-export function policyRoutes(service: PolicyService, engine: PolicyEngine): FastifyPluginAsync {
+/** Routes that change the policy set: on the mesh, only its admins may call them. */
+const CHANGES = new Set(['PUT /v1/policies/:name', 'DELETE /v1/policies/:name', 'POST /v1/reload']);
+
+export interface PolicyRouteOptions {
+  /** SPIFFE IDs (or prefixes ending in `*`) allowed to change the policy set when callers present SVIDs. */
+  admins: readonly string[];
+}
+
+export function policyRoutes(
+  service: PolicyService,
+  engine: PolicyEngine,
+  options: PolicyRouteOptions = { admins: [] },
+): FastifyPluginAsync {
+  /** The caller as the audit actor of a change; off the mesh undefined (the component itself is recorded). */
+  const changer = (req: FastifyRequest): AuditActor | undefined => {
+    const caller = callerOf(req)?.spiffeId.uri;
+    return caller ? { type: 'service', id: caller } : undefined;
+  };
   const current = (): CompiledBundle => {
     const bundle = service.current?.compiled;
     if (!bundle)
@@ -71,6 +90,14 @@ export function policyRoutes(service: PolicyService, engine: PolicyEngine): Fast
   return async (app) => {
     // Long polls end at shutdown instead of holding the drain for their whole wait.
     app.addHook('preClose', async () => service.wakeWaiters());
+    // A workload that could rewrite the policy could allow itself anything at every gateway and sidecar
+    // following the bundle: changes take a listed SPIFFE ID. Off the mesh there is no caller to decide on.
+    app.addHook('onRequest', async (req) => {
+      const caller = callerOf(req)?.spiffeId.uri;
+      if (!caller || !CHANGES.has(`${req.method} ${req.routeOptions.url ?? ''}`)) return;
+      if (!listedCaller(options.admins, caller))
+        throw policyError('policy_forbidden', `${caller} may not change the policy set`);
+    });
 
     app.get<{ Querystring: { wait?: number } }>(
       '/v1/bundle',
@@ -154,7 +181,11 @@ export function policyRoutes(service: PolicyService, engine: PolicyEngine): Fast
             'policy_read_only',
             `${req.params.name} comes from the policy directory; edit the file`,
           );
-        const { document, created, compiled } = await service.put(req.params.name, req.body.text);
+        const { document, created, compiled } = await service.put(
+          req.params.name,
+          req.body.text,
+          changer(req),
+        );
         reply.code(created ? 201 : 200);
         return {
           name: req.params.name,
@@ -169,7 +200,7 @@ export function policyRoutes(service: PolicyService, engine: PolicyEngine): Fast
       '/v1/policies/:name',
       { schema: { params: NAME_PARAMS } },
       async (req) => {
-        const document = await service.remove(req.params.name);
+        const document = await service.remove(req.params.name, changer(req));
         return { name: req.params.name, version: document.version, hash: document.hash };
       },
     );

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Agent } from 'undici';
 import type { AuditSink, Logger } from '../core/index.ts';
+import { componentDispatcher } from '../core/mtls/index.ts';
 import { BundleClient, PolicyEngine } from '../core/policy-engine/index.ts';
 import { AuthorityClient, ServicePolicy, WorkloadIdentity } from '../sdk/mesh/index.ts';
 import type { SidecarSettings } from './config.ts';
@@ -38,14 +38,16 @@ export async function launchSidecar(
   options.logger.info({ spiffeId: identity.spiffeId }, 'joined the mesh');
   const engine = new PolicyEngine();
   let bundles: BundleClient | undefined;
-  if (options.policyUrl) {
-    const m = identity.credentials.material;
+  // policy serves mTLS: connect with the current SVID (a fixed copy would expire an hour after the start
+  // and stop every update) and accept only policy's own SPIFFE ID.
+  const policyDispatcher = options.policyUrl ? componentDispatcher(identity, 'policy') : undefined;
+  if (options.policyUrl && policyDispatcher) {
     bundles = new BundleClient({
       url: options.policyUrl,
       engine,
-      dispatcher: new Agent({
-        connect: { ca: [options.authorityCa, ...m.bundle], cert: m.certChain, key: m.key },
-      }),
+      dispatcher: policyDispatcher,
+      // A long poll: a new version is in force as soon as policy has it.
+      waitSeconds: 30,
       onError: (err) =>
         options.logger.warn({ err }, 'policy bundle poll failed; the last bundle keeps deciding'),
     });
@@ -71,6 +73,7 @@ export async function launchSidecar(
     identity,
     stop: async () => {
       bundles?.stop();
+      await policyDispatcher?.close();
       await sidecar.stop();
       await identity.close();
     },

@@ -110,6 +110,17 @@ describe('bulwark up', () => {
         await dispatcher.close();
       }
 
+      // The operator changes the gateway with the CLI and no admin secret: its SVID carries the role.
+      if (gateway) {
+        const env2 = { ...env, BULWARK_GATEWAY_TOKEN: '' };
+        const exported = spawnSync(process.execPath, [BIN, 'gateway', 'export'], {
+          env: env2,
+          encoding: 'utf8',
+        });
+        assert.equal(exported.status, 0, exported.stderr);
+        assert.match(exported.stdout, /format_version/);
+      }
+
       const victim = first.components[0]!;
       process.kill(victim.pid!, 'SIGKILL');
       const after = await waitFor(

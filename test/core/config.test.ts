@@ -95,6 +95,8 @@ describe('configuration', () => {
         BULWARK_COMPONENTS__AUDIT__ENABLED: 'false',
         BULWARK_COMPONENTS__AUDIT__ORIGIN: '12345',
         BULWARK_HOME: '/var/lib/bulwark',
+        // Read by `bulwark gateway ...` itself, not a key: it must not make the configuration invalid.
+        BULWARK_GATEWAY_TOKEN: 'an-admin-token',
       },
     });
     assert.equal(config.log.level, 'debug');

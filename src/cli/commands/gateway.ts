@@ -2,8 +2,9 @@
  * `bulwark gateway ...`: the route file (decK-like `validate`, `diff`, `sync`, `export`), pushed token
  * revocations, and generators for API keys and admin tokens (only their SHA-256 goes into files). Offline
  * commands work on files; the others call the running gateway's admin API, found in
- * `<home>/run/state.json` (or `--url`), trusting `<home>/tls/ca.crt`, with the admin token from `--token`
- * or `BULWARK_GATEWAY_TOKEN`.
+ * `<home>/run/state.json` (or `--url`), trusting `<home>/tls/ca.crt`, as the operator: under `bulwark up`
+ * with the operator's SVID (no secret to handle), else with the admin token from `--token` or
+ * `BULWARK_GATEWAY_TOKEN`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { systemClock } from '../../core/index.ts';
 import { parseRouteFile } from '../../gateway/index.ts';
 import { RouteTable } from '../../gateway/routes/route-table.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
-import { withOperatorCertificate } from '../operator-identity.ts';
+import { hasOperatorCertificate, withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
 
 type Out = NodeJS.WritableStream;
@@ -85,7 +86,11 @@ async function callAdmin(
   const url = options.url ?? state?.components.find((c) => c.name === 'gateway')?.url ?? undefined;
   if (!url) throw new Error('the gateway is not running here; start it (`bulwark up`) or pass --url');
   const token = options.token ?? process.env['BULWARK_GATEWAY_TOKEN'];
-  if (!token) throw new Error('no admin token: pass --token or set BULWARK_GATEWAY_TOKEN');
+  if (!token && !hasOperatorCertificate()) {
+    throw new Error(
+      'no operator certificate (is `bulwark up` running here?) and no admin token: pass --token or set BULWARK_GATEWAY_TOKEN',
+    );
+  }
   const caFile = options.ca ?? state?.caFile ?? join(home, 'tls', 'ca.crt');
   const dispatcher = new Agent({
     connect: withOperatorCertificate(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
@@ -95,7 +100,7 @@ async function callAdmin(
       dispatcher,
       method: init.method,
       headers: {
-        authorization: `Bearer ${token}`,
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(init.body ? { 'content-type': 'application/json' } : {}),
       },
       ...(init.body ? { body: JSON.stringify(init.body) } : {}),
@@ -123,7 +128,10 @@ export function registerGatewayCommands(program: Command): void {
     cmd
       .option('--url <url>', 'admin API URL (default: from the runtime state)')
       .option('--ca <file>', 'CA certificate to trust')
-      .option('--token <token>', 'admin token (default: $BULWARK_GATEWAY_TOKEN)');
+      .option(
+        '--token <token>',
+        'admin token (default: $BULWARK_GATEWAY_TOKEN; not needed under `bulwark up`, where the operator SVID carries the role)',
+      );
   const report = (r: { status: number; text: string }) => {
     process.stdout.write(`${r.text}\n`);
     return r.status < 300 ? 0 : 1;

@@ -12,8 +12,8 @@ import { findInsecureSettings } from './insecure.ts';
 import type { JsonSchema } from './schema.ts';
 import type { BulwarkConfig } from './types.ts';
 
-/** Variables read directly rather than mapped onto a key path. */
-const RESERVED_ENV = new Set(['BULWARK_HOME', 'BULWARK_CONFIG']);
+/** Variables read directly rather than mapped onto a key path (the CLI's admin token among them). */
+const RESERVED_ENV = new Set(['BULWARK_HOME', 'BULWARK_CONFIG', 'BULWARK_GATEWAY_TOKEN']);
 
 export interface LoadOptions {
   /** YAML file; omitted means "defaults only". */

@@ -1,14 +1,17 @@
 /**
  * The admin API (fastify, on the component's own listener): the route file's validate / diff / sync /
  * export (decK-like), pushed token revocations, the identity-assertion JWKS for upstreams, metrics and the
- * stage table. Every call but `jwks.json` needs an admin bearer token whose SHA-256 is configured with a
- * role: `viewer` reads, `operator` also changes. (mTLS with SPIFFE IDs replaces tokens when `authority`
- * lands; see docs/gateway.md.)
+ * stage table. Every call but `jwks.json` needs a role: `viewer` reads, `operator` also changes. On the
+ * mesh the caller's verified SPIFFE ID carries it (`adminOperators`, `adminViewers`: the operator's SVID by
+ * default, so the CLI needs no secret); an admin bearer token whose SHA-256 is configured with a role gives
+ * it too (a gateway run alone, without mTLS, has only tokens). The higher of the two counts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { type AuditActor, callerOf } from '../../core/index.ts';
+import { listedCaller } from '../../core/mtls/index.ts';
 import { gatewayError } from '../errors.ts';
 import type { Gateway } from '../gateway.ts';
 import { PIPELINE } from '../pipeline.ts';
@@ -19,6 +22,9 @@ export interface AdminOptions {
   gateway: Gateway;
   routesFile: string;
   tokens: readonly { sha256: string; role: 'viewer' | 'operator' }[];
+  /** SPIFFE IDs (or prefixes ending in `*`) with each role, checked against a verified client certificate. */
+  operators: readonly string[];
+  viewers: readonly string[];
 }
 
 type Role = 'viewer' | 'operator';
@@ -31,19 +37,44 @@ const yamlBody = {
 
 export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
   const tokens = options.tokens.map((t) => ({ digest: Buffer.from(t.sha256, 'hex'), role: t.role }));
-  const roleOf = (req: FastifyRequest): Role | undefined => {
+  const tokenOf = (req: FastifyRequest) => {
     const m = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(req.headers.authorization ?? '');
     if (!m) return undefined;
     const digest = createHash('sha256')
       .update(m[1] as string)
       .digest();
-    return tokens.find((t) => timingSafeEqual(t.digest, digest))?.role;
+    return tokens.find((t) => timingSafeEqual(t.digest, digest));
+  };
+  const svidRoleOf = (spiffeId: string | undefined): Role | undefined =>
+    spiffeId === undefined
+      ? undefined
+      : listedCaller(options.operators, spiffeId)
+        ? 'operator'
+        : listedCaller(options.viewers, spiffeId)
+          ? 'viewer'
+          : undefined;
+  const roleOf = (req: FastifyRequest): Role | undefined => {
+    const bySvid = svidRoleOf(callerOf(req)?.spiffeId.uri);
+    return bySvid === 'operator' ? bySvid : (tokenOf(req)?.role ?? bySvid);
   };
   const need = (role: Role) => async (req: FastifyRequest) => {
     const has = roleOf(req);
     if (!has || (role === 'operator' && has !== 'operator')) {
-      throw gatewayError('gateway_admin_forbidden', `this call needs an admin token with the ${role} role`);
+      const who = callerOf(req)?.spiffeId.uri;
+      throw gatewayError(
+        'gateway_admin_forbidden',
+        who
+          ? `${who} does not have the ${role} role here, and no admin token with it was presented`
+          : `this call needs an admin token with the ${role} role`,
+      );
     }
+  };
+  /** Who made a change, for the audit record: the SPIFFE ID, else which token (by its hash prefix). */
+  const actorOf = (req: FastifyRequest): AuditActor => {
+    const spiffeId = callerOf(req)?.spiffeId.uri;
+    if (spiffeId && svidRoleOf(spiffeId) === 'operator') return { type: 'service', id: spiffeId };
+    const token = tokenOf(req);
+    return { type: 'client', id: `admin-token:${token?.digest.subarray(0, 6).toString('hex') ?? 'unknown'}` };
   };
   const { gateway } = options;
 
@@ -91,7 +122,7 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         writeFileSync(temp, text, { mode: 0o600 });
         renameSync(temp, options.routesFile);
         gateway.runtime.audit.record({
-          actor: { type: 'system', id: 'gateway-admin' },
+          actor: actorOf(req),
           action: 'gateway.routes.sync',
           outcome: 'success',
           source: { component: 'gateway', ip: req.ip },
@@ -128,6 +159,14 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         const { jti, gid, exp } = req.body as { jti?: string; gid?: string; exp: number };
         if (jti) gateway.runtime.revocations.revoke(jti, exp * 1000, 'jti');
         if (gid) gateway.runtime.revocations.revoke(gid, exp * 1000, 'grant');
+        gateway.runtime.audit.record({
+          actor: actorOf(req),
+          action: 'gateway.token.revoke',
+          outcome: 'success',
+          target: jti ? { type: 'token', id: jti } : { type: 'grant', id: gid as string },
+          source: { component: 'gateway', ip: req.ip },
+          requestId: req.id,
+        });
         return reply.code(204).send();
       },
     );
