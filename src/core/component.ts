@@ -51,8 +51,11 @@ export interface ComponentContext {
 export interface ComponentInstance {
   routes?: FastifyPluginAsync;
   readiness?: Record<string, ReadinessCheck>;
-  /** The component's own Prometheus registry, served with core's at `/metrics`. */
-  metrics?: Registry;
+  /**
+   * The component's own Prometheus metrics, served with core's at `/metrics`: a registry, or anything
+   * that renders the exposition text (a gateway with workers merges its processes' registries).
+   */
+  metrics?: Pick<Registry, 'metrics'>;
   /** Called after the listener has drained. */
   close?(): Promise<void>;
   /**

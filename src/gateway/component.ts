@@ -2,10 +2,11 @@
  * The gateway component: the public listener (hot path on node:https) built from the configuration and
  * the route file, and the admin API on the component's own (fastify) listener.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import {
   type ComponentContext,
@@ -13,15 +14,23 @@ import {
   type ComponentInstance,
   localServerCredentials,
 } from '../core/index.ts';
-import { BundleClient, PolicyEngine, type SourceFile } from '../core/policy-engine/index.ts';
+import {
+  BundleClient,
+  type BundleSource,
+  PolicyEngine,
+  type SourceFile,
+} from '../core/policy-engine/index.ts';
 import { adminRoutes } from './admin/admin-routes.ts';
 import { type FeedCredentials, RevocationFeed } from './auth/revocation-feed.ts';
 import type { IntrospectionConfig } from './auth/token-introspection.ts';
 import { GATEWAY_CONFIG, gatewayConfig, type IntrospectionSettings } from './config.ts';
 import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
-import { Gateway } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
+import { gatewayFromSettings } from './gateway-settings.ts';
 import { parseRouteFile, type RouteDocument } from './routes/route-file.ts';
 import { rehearseAuthorize } from './stages/authorize.ts';
+import type { GatewaySettings } from './workers/messages.ts';
+import { WorkerPool } from './workers/worker-pool.ts';
 
 const EMPTY_ROUTES: RouteDocument = { format_version: '1', services: [], routes: [] };
 
@@ -58,61 +67,72 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     ? readFileSync(serverTls.caFile ?? join(home, 'tls', 'ca.crt'), 'utf8')
     : undefined;
   const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
-  const ca = [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))];
-  const jwksDispatcher = new Agent({ connect: ca.length ? { ca } : {} });
-  const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
-    : undefined;
-  redis?.on('error', (err) => ctx.logger.warn({ err: { message: err.message } }, 'redis error'));
+  const jwksCa = [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))];
   const engine = new PolicyEngine();
-  const policies = readPolicyFiles(config.policyFiles);
-  if (policies.length) engine.load({ policies });
+  const policyFiles = readPolicyFiles(config.policyFiles);
+  // The policy source in force, handed to worker processes as they start.
+  let policy: BundleSource | undefined = policyFiles.length ? { policies: policyFiles } : undefined;
+  if (policy) engine.load(policy);
+  const workerCount = config.workers === 0 ? availableParallelism() : config.workers;
+  let pool: WorkerPool | undefined;
+  const bundleDispatcher = config.policyUrl && !ctx.mesh ? new Agent({ connect: { ca: jwksCa } }) : undefined;
   const bundles = config.policyUrl
     ? new BundleClient({
         url: config.policyUrl,
         engine,
         // Under `bulwark up` policy serves only mTLS: the gateway calls it with its own SVID.
-        dispatcher: ctx.mesh?.dispatcher('policy') ?? jwksDispatcher,
+        dispatcher: ctx.mesh?.dispatcher('policy') ?? (bundleDispatcher as Agent),
         // A long poll: policy answers as soon as a new version exists, so a change is in force at once.
         waitSeconds: 30,
         onError: (e) => ctx.logger.warn({ err: e }, 'policy bundle poll failed'),
+        onUpdate: (source) => {
+          policy = source;
+          pool?.broadcast({ type: 'bundle', source });
+        },
       })
     : undefined;
-  let tls: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
   // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
   // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
   const svid = ctx.mesh && !(serverTls.certFile && serverTls.keyFile) ? ctx.mesh.credentials : undefined;
-  if (serverTls.enabled || svid) {
+  let fileTls: GatewaySettings['tls'];
+  if (serverTls.enabled && !svid) {
     const pair =
       serverTls.certFile && serverTls.keyFile
         ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
-        : svid
-          ? { cert: svid.material.certChain, key: svid.material.key }
-          : await localServerCredentials(home, 'gateway');
-    tls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
+        : await localServerCredentials(home, 'gateway');
+    fileTls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
   }
-  const gateway = new Gateway({
-    routes,
-    ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
+  const settings: GatewaySettings = {
     issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
       introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
     ),
+    jwksCa,
+    jwksCooldownMs: config.jwksCooldownSeconds * 1000,
+    redisUrl: config.redisUrl,
+    trustedProxies: config.trustedProxies,
+    allowedHosts: config.allowedHosts,
+    pathOptions: config.path,
+    limits: config.limits,
+    // One key for every process behind the port, so upstreams verify any of them with one JWKS.
+    identityKeyPem: config.identityKeyFile
+      ? readFileSync(config.identityKeyFile, 'utf8')
+      : generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    assertionTtlSeconds: config.assertionTtlSeconds,
+    auditAllowSampleRate: config.auditAllowSampleRate,
+    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    ...(fileTls ? { tls: fileTls } : {}),
+  };
+  const svidTls = svid
+    ? { cert: svid.material.certChain, key: svid.material.key, minVersion: serverTls.minVersion }
+    : undefined;
+  const { gateway, release } = gatewayFromSettings(settings, {
+    routes,
     logger: ctx.logger,
     audit: ctx.audit,
     clock: ctx.clock,
     engine,
-    ...(redis ? { redis } : {}),
-    trustedProxies: config.trustedProxies,
-    allowedHosts: config.allowedHosts,
-    pathOptions: config.path,
-    ...(tls ? { tls } : {}),
-    limits: config.limits,
-    jwksDispatcher,
-    jwksCooldownMs: config.jwksCooldownSeconds * 1000,
-    ...(config.identityKeyFile ? { identityKeyPem: readFileSync(config.identityKeyFile, 'utf8') } : {}),
-    assertionTtlSeconds: config.assertionTtlSeconds,
-    auditAllowSampleRate: config.auditAllowSampleRate,
-    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
+    ...(svidTls ? { tls: svidTls } : {}),
   });
   // A bundle from policy arrives after the gateway is built: rehearse a decision once it is in force.
   void bundles?.start().then(() => rehearseAuthorize(gateway.runtime));
@@ -125,7 +145,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         ) as FeedCredentials,
         list: gateway.runtime.revocations,
         clock: ctx.clock,
-        dispatcher: ctx.mesh?.dispatcher('identity') ?? jwksDispatcher,
+        dispatcher: ctx.mesh?.dispatcher('identity') ?? new Agent({ connect: { ca: jwksCa } }),
         intervalMs: feedConfig.intervalSeconds * 1000,
         onError: (e) =>
           ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),
@@ -133,9 +153,30 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     : undefined;
   feed?.start();
   const detachSvid = svid?.attach(gateway.server as unknown as TlsServer);
-  const url = await gateway.listen(config.publicPort, config.publicHost ?? ctx.config.server.host);
+  const multi = workerCount > 1;
+  const url = await gateway.listen(config.publicPort, config.publicHost ?? ctx.config.server.host, {
+    reusePort: multi,
+  });
+  if (multi) {
+    if (!config.redisUrl)
+      ctx.logger.warn(
+        { workers: workerCount },
+        'gateway workers count in-memory rate and concurrency limits each on its own; set redisUrl to share them',
+      );
+    pool = await startWorkers(workerCount - 1, gateway, {
+      ctx,
+      settings,
+      port: Number(new URL(url).port),
+      host: config.publicHost ?? ctx.config.server.host,
+      policy: () => policy,
+    }).catch(async (err: unknown) => {
+      await gateway.close(0);
+      throw err;
+    });
+  }
   gateway.watch(routesFile);
-  ctx.logger.info({ url, routes: routes.routes.length }, 'gateway listening');
+  ctx.logger.info({ url, routes: routes.routes.length, workers: workerCount }, 'gateway listening');
+  const metrics = gateway.runtime.metrics.registry;
   return {
     routes: adminRoutes({
       gateway,
@@ -143,19 +184,76 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
       tokens: config.adminTokens,
       operators: config.adminOperators,
       viewers: config.adminViewers,
+      ...(pool ? { metrics: () => (pool as WorkerPool).metrics(metrics) } : {}),
     }),
     readiness: { listener: () => gateway.server.listening },
-    metrics: gateway.runtime.metrics.registry,
+    // With workers, a scrape merges every process's counters (one gateway, however many processes).
+    metrics: pool
+      ? { metrics: async () => (await (pool as WorkerPool).metrics(metrics)).metrics() }
+      : metrics,
     endpoints: () => ({ public: url }),
     async close() {
       detachSvid?.();
       bundles?.stop();
       feed?.stop();
-      await gateway.close(ctx.config.server.shutdownGraceMs);
-      redis?.disconnect();
-      await jwksDispatcher.close();
+      await Promise.all([
+        gateway.close(ctx.config.server.shutdownGraceMs),
+        pool?.close(ctx.config.server.shutdownGraceMs),
+      ]);
+      await release();
+      await bundleDispatcher?.close();
     },
   };
+}
+
+/**
+ * The worker processes beside the component's own gateway: each starts from the state of the moment and
+ * is then handed every change the component makes or receives.
+ */
+async function startWorkers(
+  count: number,
+  gateway: Gateway,
+  o: {
+    ctx: ComponentContext;
+    settings: GatewaySettings;
+    port: number;
+    host: string;
+    policy: () => BundleSource | undefined;
+  },
+): Promise<WorkerPool> {
+  const { ctx } = o;
+  const mesh = ctx.mesh;
+  const minVersion = ctx.config.server.tls.minVersion;
+  const pool = await WorkerPool.start({
+    count,
+    logger: ctx.logger,
+    audit: ctx.audit,
+    init: () => ({
+      type: 'init',
+      settings: o.settings,
+      routes: gateway.runtime.table.document,
+      policy: o.policy(),
+      revocations: gateway.runtime.revocations.snapshot(),
+      ...(mesh
+        ? {
+            mesh: {
+              material: mesh.credentials.material,
+              trustDomain: mesh.trustDomain,
+              minVersion,
+              peerRevocations: mesh.revocations.snapshot(),
+            },
+          }
+        : {}),
+      port: o.port,
+      host: o.host,
+      log: { level: ctx.config.log.level },
+    }),
+  });
+  gateway.onApply((document) => pool.broadcast({ type: 'routes', document }));
+  gateway.runtime.revocations.onRevoke((revocation) => pool.broadcast({ type: 'revoke', revocation }));
+  mesh?.credentials.onUpdate((material) => pool.broadcast({ type: 'svid', material }));
+  mesh?.revocations.onApply((feed) => pool.broadcast({ type: 'peer-revocations', feed }));
+  return pool;
 }
 
 /** `.cedar` files, given directly or found (non-recursively) in the listed directories. */

@@ -17,6 +17,7 @@ export interface IntrospectionSettings {
 export interface GatewayConfig {
   publicPort: number;
   publicHost: string | null;
+  workers: number;
   routesFile: string | null;
   issuers: (Omit<IssuerConfig, 'introspection'> & {
     caFile: string | null;
@@ -72,6 +73,12 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
     default: null,
     description: 'Address of the public listener; null uses `server.host`.',
   },
+  workers: int(
+    1,
+    0,
+    64,
+    'Processes serving the public port (SO_REUSEPORT, the kernel spreads connections); 0: one per CPU. With more than one, in-memory rate and concurrency limits count per process: set `redisUrl` for limits shared by all of them.',
+  ),
   routesFile: {
     type: ['string', 'null'],
     default: null,
@@ -227,7 +234,7 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
     type: ['string', 'null'],
     default: null,
     description:
-      'Ed25519 PKCS#8 PEM signing the internal identity assertions. Null: a fresh key per start (upstreams read `/v1/gateway/jwks.json`).',
+      'Ed25519 PKCS#8 PEM signing the internal identity assertions. Null: a fresh key per start, shared by the workers (upstreams read `/v1/gateway/jwks.json`).',
   },
   assertionTtlSeconds: int(60, 5, 600, 'Lifetime of the internal identity assertion sent upstream.'),
   jwksCooldownSeconds: int(30, 0, 3600, 'Least time between JWKS refreshes triggered by unknown `kid`s.'),

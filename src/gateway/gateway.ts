@@ -80,6 +80,7 @@ export class Gateway {
   #upstreamIdentity: UpstreamIdentity | undefined;
   #watcher: FSWatcher | undefined;
   readonly #sessions = new Set<Http2Session>();
+  readonly #applyListeners = new Set<(document: RouteDocument) => void>();
 
   constructor(options: GatewayOptions) {
     const clock = options.clock ?? systemClock;
@@ -149,11 +150,14 @@ export class Gateway {
     for (const session of this.#sessions) session.destroy();
   }
 
-  /** Listens on `port` (0 picks one); resolves to the base URL. */
-  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+  /**
+   * Listens on `port` (0 picks one); resolves to the base URL. `reusePort` lets several gateway processes
+   * listen on one port, the kernel spreading connections among them (SO_REUSEPORT, same user only).
+   */
+  async listen(port: number, host = '127.0.0.1', options: { reusePort?: boolean } = {}): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, reusePort: options.reusePort ?? false }, () => {
         this.server.off('error', reject);
         resolve();
       });
@@ -183,7 +187,14 @@ export class Gateway {
     this.runtime.table = next;
     for (const service of next.retiredFrom(previous)) void service.close();
     this.runtime.metrics.reload('applied');
+    for (const listener of this.#applyListeners) listener(checked.document);
     return next;
+  }
+
+  /** Called with each route document applied (admin sync or file reload); returns a function that stops the calls. */
+  onApply(listener: (document: RouteDocument) => void): () => void {
+    this.#applyListeners.add(listener);
+    return () => this.#applyListeners.delete(listener);
   }
 
   /** Parses YAML text and applies it (see {@link apply}). */

@@ -20,7 +20,7 @@ export {
   verifiedCertificate,
   verifiedPeer,
 } from './peer-identity.ts';
-export { type RevocationFeedEntry, RevocationSet } from './revocation-set.ts';
+export { type RevocationFeed, type RevocationFeedEntry, RevocationSet } from './revocation-set.ts';
 export { type CredentialsListener, RotatingCredentials, renewalDelay } from './rotating-credentials.ts';
 export {
   isSpiffeId,

@@ -4,6 +4,7 @@
  * compile is ignored and the last good one keeps deciding: `policy` being down never stops decisions.
  */
 import { type Dispatcher, request } from 'undici';
+import type { BundleSource } from './bundle.ts';
 import { fromBundleDocument } from './bundle-document.ts';
 import type { PolicyEngine } from './engine.ts';
 
@@ -23,6 +24,8 @@ export interface BundleClientOptions {
   timeoutMs?: number;
   /** Told about every failed poll (log it; never fatal). */
   onError?: (error: unknown) => void;
+  /** Called with each bundle applied to the engine (a gateway hands it on to its worker processes). */
+  onUpdate?: (source: BundleSource) => void;
 }
 
 export type PollResult = 'updated' | 'unchanged' | 'failed';
@@ -88,6 +91,7 @@ export class BundleClient {
       }
       const { source, version } = fromBundleDocument(await res.body.json());
       engine.load(source);
+      this.#options.onUpdate?.(source);
       this.#etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
       this.#version = version;
       this.lastError = undefined;

@@ -40,7 +40,7 @@ export interface ServiceOptions {
   routes?: FastifyPluginAsync;
   readiness?: Record<string, ReadinessCheck>;
   /** The component's own Prometheus registries, served after core's at `/metrics`. */
-  metrics?: readonly Registry[];
+  metrics?: readonly Pick<Registry, 'metrics'>[];
   /** Certificates to serve instead of the configured files or the local CA. */
   credentials?: ServerCredentials;
   /** Serve the component's SVID and let only authenticated workloads in (see mtls-gate.ts). */

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
 import { type AuditActor, callerOf } from '../../core/index.ts';
 import { listedCaller } from '../../core/mtls/index.ts';
 import { gatewayError } from '../errors.ts';
@@ -25,6 +26,8 @@ export interface AdminOptions {
   /** SPIFFE IDs (or prefixes ending in `*`) with each role, checked against a verified client certificate. */
   operators: readonly string[];
   viewers: readonly string[];
+  /** The metrics to serve, when not the gateway's own registry (with workers: every process merged). */
+  metrics?: () => Promise<Pick<Registry, 'metrics' | 'contentType'>>;
 }
 
 type Role = 'viewer' | 'operator';
@@ -172,8 +175,9 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
     );
 
     app.get('/v1/gateway/metrics', { onRequest: need('viewer') }, async (_req, reply) => {
-      reply.type(gateway.runtime.metrics.registry.contentType);
-      return gateway.runtime.metrics.registry.metrics();
+      const registry = options.metrics ? await options.metrics() : gateway.runtime.metrics.registry;
+      reply.type(registry.contentType);
+      return registry.metrics();
     });
 
     app.get('/v1/gateway/stages', { onRequest: need('viewer') }, async () => ({

@@ -9,9 +9,17 @@ import type { Clock } from '../../core/index.ts';
 
 export type RevocationKind = 'jti' | 'grant';
 
+export interface Revocation {
+  value: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+  kind: RevocationKind;
+}
+
 export class RevocationList {
   readonly #clock: Clock;
   readonly #revoked = new Map<string, number>();
+  readonly #listeners = new Set<(revocation: Revocation) => void>();
   readonly #max: number;
 
   constructor(clock: Clock, max = 1_000_000) {
@@ -24,6 +32,29 @@ export class RevocationList {
     if (this.#revoked.size >= this.#max) this.purge();
     const key = `${kind}:${value}`;
     this.#revoked.set(key, Math.max(expiresAt, this.#revoked.get(key) ?? 0));
+    for (const listener of this.#listeners) listener({ value, expiresAt, kind });
+  }
+
+  /** Every revocation still in force (for a gateway worker process that starts later). */
+  snapshot(): Revocation[] {
+    const now = this.#clock.now();
+    const out: Revocation[] = [];
+    for (const [key, until] of this.#revoked) {
+      if (until <= now) continue;
+      const colon = key.indexOf(':');
+      out.push({
+        value: key.slice(colon + 1),
+        expiresAt: until,
+        kind: key.slice(0, colon) as RevocationKind,
+      });
+    }
+    return out;
+  }
+
+  /** Called with each revocation as it is made; returns a function that stops the calls. */
+  onRevoke(listener: (revocation: Revocation) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   isRevoked(jti: string | undefined, grant?: string): boolean {

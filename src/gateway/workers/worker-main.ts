@@ -1,0 +1,131 @@
+/**
+ * One gateway worker process (see worker-pool.ts): builds its gateway from the component's `init`, serves
+ * the shared public port, applies every change the component sends, and sends back audit events (batched
+ * per tick) and metrics on request. It owns no state of its own that outlives it.
+ */
+import process from 'node:process';
+import type { Server as TlsServer } from 'node:tls';
+import { type AuditEvent, type AuditSink, createLogger, systemClock } from '../../core/index.ts';
+import { RevocationSet, RotatingCredentials } from '../../core/mtls/index.ts';
+import { PolicyEngine } from '../../core/policy-engine/index.ts';
+import { type BuiltGateway, gatewayFromSettings } from '../gateway-settings.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+
+const send = (message: FromWorker) => {
+  if (process.connected) process.send?.(message);
+};
+
+/** Events go to the component in batches, one IPC message per tick at most. */
+class ForwardingAuditSink implements AuditSink {
+  #batch: AuditEvent[] = [];
+  record(event: AuditEvent): void {
+    if (this.#batch.length === 0) setImmediate(() => this.#send());
+    this.#batch.push(event);
+  }
+  #send(): void {
+    const events = this.#batch;
+    this.#batch = [];
+    if (events.length) send({ type: 'audit', events });
+  }
+  async flush(): Promise<void> {
+    this.#send();
+  }
+  async close(): Promise<void> {
+    this.#send();
+  }
+}
+
+let built: BuiltGateway | undefined;
+let credentials: RotatingCredentials | undefined;
+let peerRevocations: RevocationSet | undefined;
+const audit = new ForwardingAuditSink();
+const engine = new PolicyEngine();
+
+async function start(init: WorkerInit): Promise<void> {
+  const logger = createLogger({ level: init.log.level, component: 'gateway' });
+  if (init.policy) engine.load(init.policy);
+  const mesh = init.mesh;
+  if (mesh) {
+    credentials = new RotatingCredentials(mesh.material, { minVersion: mesh.minVersion });
+    peerRevocations = new RevocationSet(systemClock);
+    peerRevocations.apply(mesh.peerRevocations);
+  }
+  built = gatewayFromSettings(init.settings, {
+    routes: init.routes,
+    logger,
+    audit,
+    clock: systemClock,
+    engine,
+    ...(mesh && credentials && peerRevocations
+      ? {
+          upstreamIdentity: { credentials, trustDomain: mesh.trustDomain, revocations: peerRevocations },
+          ...(init.settings.tls
+            ? {}
+            : {
+                tls: { cert: mesh.material.certChain, key: mesh.material.key, minVersion: mesh.minVersion },
+              }),
+        }
+      : {}),
+  });
+  const { gateway } = built;
+  for (const r of init.revocations) gateway.runtime.revocations.revoke(r.value, r.expiresAt, r.kind);
+  // The SVID as public certificate follows renewals, as in the component.
+  if (credentials && !init.settings.tls) credentials.attach(gateway.server as unknown as TlsServer);
+  await gateway.listen(init.port, init.host, { reusePort: true });
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  if (message.type === 'init') {
+    try {
+      await start(message);
+      send({ type: 'ready' });
+    } catch (err) {
+      send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    }
+    return;
+  }
+  const gateway = built?.gateway;
+  if (!gateway) return;
+  switch (message.type) {
+    case 'routes':
+      gateway.apply(message.document);
+      break;
+    case 'revoke':
+      gateway.runtime.revocations.revoke(
+        message.revocation.value,
+        message.revocation.expiresAt,
+        message.revocation.kind,
+      );
+      break;
+    case 'bundle':
+      engine.load(message.source);
+      break;
+    case 'svid':
+      credentials?.update(message.material);
+      break;
+    case 'peer-revocations':
+      peerRevocations?.apply(message.feed);
+      break;
+    case 'metrics':
+      send({
+        type: 'metrics',
+        id: message.id,
+        metrics: await gateway.runtime.metrics.registry.getMetricsAsJSON(),
+      });
+      break;
+    case 'close':
+      await gateway.close(message.graceMs);
+      await audit.flush();
+      await built?.release();
+      process.exit(0);
+  }
+}
+
+// Messages are handled in order: a change sent after `init` never overtakes it.
+let chain = Promise.resolve();
+process.on('message', (message: ToWorker) => {
+  chain = chain.then(() => handle(message)).catch(() => undefined);
+});
+// The component is gone (crashed or killed): a worker never serves on without it.
+process.on('disconnect', () => process.exit(0));

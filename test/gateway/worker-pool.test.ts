@@ -1,0 +1,174 @@
+/**
+ * The mesh side of gateway workers (src/gateway/workers): a worker serves with the gateway's SVID, takes
+ * a renewed SVID for new connections when the component hands it over, and refuses an upstream whose
+ * certificate the component has since learnt is revoked.
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import type { Server } from 'node:https';
+import { type AddressInfo, createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:tls';
+import { Agent, request } from 'undici';
+import { createLogger, MemoryAuditSink } from '../../src/core/index.ts';
+import type { SvidMaterial, WorkloadIdentity } from '../../src/core/mtls/index.ts';
+import type { WorkerInit } from '../../src/gateway/workers/messages.ts';
+import { WorkerPool } from '../../src/gateway/workers/worker-pool.ts';
+import { createMeshServer } from '../../src/sdk/mesh/mesh-server.ts';
+import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
+import { joinWorkload, meshPolicy, sid } from '../sdk/mesh-fixtures.ts';
+
+const POLICY = `
+permit (principal == Bulwark::Service::"${sid('gateway')}", action == Bulwark::Action::"call",
+        resource == Bulwark::Service::"${sid('orders')}");
+`;
+const serialOf = (material: SvidMaterial) => new X509Certificate(material.certChain).serialNumber;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('gateway worker on the mesh', () => {
+  let authority: TestAuthority;
+  let first: WorkloadIdentity;
+  let renewed: WorkloadIdentity;
+  let orders: WorkloadIdentity;
+  let upstream: Server;
+  let upstreamUrl: string;
+  const pools: WorkerPool[] = [];
+
+  before(async () => {
+    authority = await startAuthority('sqlite');
+    // Two SVIDs of the gateway's SPIFFE ID: the one a worker starts with, and a renewal.
+    first = await joinWorkload(authority, 'gateway');
+    renewed = await joinWorkload(authority, 'gateway');
+    orders = await joinWorkload(authority, 'orders');
+    upstream = createMeshServer({
+      identity: orders,
+      policy: meshPolicy(POLICY),
+      audit: new MemoryAuditSink(),
+      handler: (_req, res, peer) => {
+        res.end(JSON.stringify({ caller: peer.spiffeId.uri }));
+      },
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    upstreamUrl = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const p of pools) await p.close(100);
+    upstream?.close();
+    for (const i of [first, renewed, orders]) await i?.close();
+    await authority?.stop();
+  });
+
+  const startWorker = async (port: number): Promise<WorkerPool> => {
+    const init = (): WorkerInit => ({
+      type: 'init',
+      settings: {
+        issuers: [],
+        jwksCa: [],
+        jwksCooldownMs: 1000,
+        redisUrl: null,
+        trustedProxies: [],
+        allowedHosts: [],
+        pathOptions: undefined,
+        limits: undefined,
+        identityKeyPem: generateKeyPairSync('ed25519')
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString(),
+        assertionTtlSeconds: 60,
+        auditAllowSampleRate: 0,
+        hstsMaxAgeSeconds: 100,
+      },
+      routes: {
+        format_version: '1',
+        services: [
+          {
+            name: 'orders',
+            targets: [upstreamUrl],
+            tls: { spiffeId: sid('orders') },
+            retries: { attempts: 0 },
+          },
+        ],
+        routes: [{ name: 'orders', paths: ['/orders'], service: 'orders', auth: { required: false } }],
+      },
+      policy: undefined,
+      revocations: [],
+      mesh: {
+        material: first.credentials.material,
+        trustDomain: 'bulwark.local',
+        minVersion: 'TLSv1.2',
+        peerRevocations: { sequence: 0, entries: [] },
+      },
+      port,
+      host: '127.0.0.1',
+      log: { level: 'silent' },
+    });
+    const pool = await WorkerPool.start({
+      count: 1,
+      init,
+      logger: createLogger({ level: 'silent', component: 'test' }),
+      audit: new MemoryAuditSink(),
+    });
+    pools.push(pool);
+    return pool;
+  };
+
+  /** The serial of the certificate the worker presents on a new connection. */
+  const presented = (port: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(
+        {
+          port,
+          host: '127.0.0.1',
+          ca: first.credentials.material.bundle as string[],
+          checkServerIdentity: () => undefined,
+        },
+        () => {
+          resolve(socket.getPeerCertificate().serialNumber);
+          socket.end();
+        },
+      );
+      socket.once('error', reject);
+    });
+  const get = async (port: number) => {
+    const agent = new Agent({
+      connect: { ca: first.credentials.material.bundle as string[], checkServerIdentity: () => undefined },
+    });
+    try {
+      const res = await request(`https://127.0.0.1:${port}/orders`, { dispatcher: agent });
+      return { status: res.statusCode, text: await res.body.text() };
+    } finally {
+      await agent.close();
+    }
+  };
+
+  it('serves with the SVID, calls mesh upstreams as the gateway, and takes a renewed SVID', async () => {
+    const port = await freePort();
+    const pool = await startWorker(port);
+    assert.equal(await presented(port), serialOf(first.credentials.material));
+    assert.deepEqual(await get(port), { status: 200, text: JSON.stringify({ caller: sid('gateway') }) });
+    pool.broadcast({ type: 'svid', material: renewed.credentials.material });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await presented(port), serialOf(renewed.credentials.material));
+  });
+
+  it('refuses an upstream whose certificate the component learnt is revoked', async () => {
+    const port = await freePort();
+    const pool = await startWorker(port);
+    const material = orders.credentials.material;
+    pool.broadcast({
+      type: 'peer-revocations',
+      feed: { sequence: 1, entries: [{ seq: 1, serial: serialOf(material), notAfter: material.notAfter }] },
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await get(port);
+    assert.ok(refused.status >= 502 && refused.status <= 504, `status ${refused.status}`);
+    assert.doesNotMatch(refused.text, /caller/);
+  });
+});
