@@ -160,6 +160,71 @@ describe('admin privilege escalation', () => {
     );
   });
 
+  it('stops identity:users:write from locking out, deleting, unlocking or de-roling a more privileged user', async () => {
+    const boss2 = await createUser(f, admin, { username: 'boss-two', roles: ['admin'] });
+    const url = `/admin/users/${boss2.id}`;
+    refused(await f.api<Problem>('PATCH', url, { status: 'disabled' }, manager.token), 'disabling an admin');
+    refused(await f.api<Problem>('PATCH', url, { roles: [] }, manager.token), 'taking admin away');
+    refused(await f.api<Problem>('DELETE', url, undefined, manager.token), 'deleting an admin');
+    refused(
+      await f.api<Problem>('POST', `${url}/unlock`, undefined, manager.token),
+      'lifting an admin lockout',
+    );
+    assert.deepEqual(await rolesOf(boss2.id), ['admin'], 'the refused changes left nothing behind');
+    const user = (await f.api<{ status: string }>('GET', url, undefined, admin)).body;
+    assert.equal(user.status, 'active');
+    // An account holding nothing beyond the caller's permissions stays the manager's to run.
+    const clerk = await createUser(f, admin, { username: 'desk-clerk' });
+    assert.equal(
+      (await f.api('PATCH', `/admin/users/${clerk.id}`, { status: 'disabled' }, manager.token)).status,
+      200,
+    );
+    assert.equal(
+      (await f.api('POST', `/admin/users/${clerk.id}/unlock`, undefined, manager.token)).status,
+      204,
+    );
+    assert.equal((await f.api('DELETE', `/admin/users/${clerk.id}`, undefined, manager.token)).status, 204);
+  });
+
+  it('stops identity:clients:write from taking over or deleting a more privileged service account', async () => {
+    const token = await serviceToken('client-manager');
+    const listed = (
+      await f.api<{ clients: { clientId: string }[] }>('GET', '/admin/clients', undefined, admin)
+    ).body;
+    assert.ok(listed.clients.some((c) => c.clientId === 'bulwark-admin'));
+    // A new secret for bulwark-admin (which holds admin) would be a full identity administrator.
+    refused(
+      await f.api<Problem>('POST', '/admin/clients/bulwark-admin/secret', undefined, token),
+      'a new secret for the admin service account',
+    );
+    refused(await f.api<Problem>('DELETE', '/admin/clients/bulwark-admin', undefined, token), 'deleting it');
+    const payer = await f.api<{ clientId: string }>(
+      'POST',
+      '/admin/clients',
+      { name: 'payer job', kind: 'service', roles: ['key-rotator'] },
+      admin,
+    );
+    assert.equal(payer.status, 201);
+    refused(
+      await f.api<Problem>('POST', `/admin/clients/${payer.body.clientId}/secret`, undefined, token),
+      'a service account holding permissions the caller lacks',
+    );
+    assert.equal((await f.api('GET', '/admin/clients', undefined, admin)).status, 200);
+    // The admin service account still works with its old secret: nothing was rotated.
+    assert.ok(await f.adminToken());
+    const job = await f.api<{ clientId: string }>(
+      'POST',
+      '/admin/clients',
+      { name: 'orders job', kind: 'service', roles: ['orders-reader'] },
+      admin,
+    );
+    assert.equal(
+      (await f.api('POST', `/admin/clients/${job.body.clientId}/secret`, undefined, token)).status,
+      200,
+      'a service account holding only what the caller holds can be rotated',
+    );
+  });
+
   it('stops identity:clients:write from creating service accounts with admin or privileged roles', async () => {
     const token = await serviceToken('client-manager');
     const before = (await clientNames()).length;

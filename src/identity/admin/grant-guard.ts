@@ -1,7 +1,8 @@
 /**
  * No privilege escalation through the admin API: a caller hands out only what it holds. Granting a role
  * (to a user or a service account), adding permissions to a role, lifting a role's MFA requirement, or
- * taking over an account (invitation link, MFA reset) needs every permission involved. `admin`, and any
+ * taking over or locking out an account (invitation link, MFA reset, new client secret, disabling,
+ * deleting, unlocking) needs every permission involved. `admin`, and any
  * privileged role given to a service account (whose client-credentials token never passes MFA), needs
  * `identity:*`, which in turn may hand out anything (OWASP Authorization Cheat Sheet: least privilege).
  */
@@ -92,17 +93,25 @@ export async function assertMayWriteRole(
 }
 
 /**
- * Checks an operation that can hand a user's account to someone else (a password-setting invitation, an
- * MFA reset): the caller must hold every permission the user has.
+ * Checks an operation that can hand an account to someone else or take it from its holder: for a user a
+ * password-setting invitation, an MFA reset, disabling, enabling, deleting, unlocking or removing roles;
+ * for a service account a new secret or deleting it. The caller must hold every permission the account
+ * has; an account holding `admin`, or a service account holding any privileged role, needs `identity:*`.
  */
-export async function assertMayTakeOver(s: IdentityServices, req: FastifyRequest, userId: string) {
+export async function assertMayTakeOver(
+  s: IdentityServices,
+  req: FastifyRequest,
+  account: { type: 'user' | 'client'; id: string },
+) {
   const granted = await callerPermissions(s, req);
-  const roles = await s.roles.rolesOf('user', userId);
-  if (roles.some((r) => r.name === ADMIN_ROLE) && !permits(granted, ALL_IDENTITY))
-    throw refuse(`this user holds ${ADMIN_ROLE}: the operation requires ${ALL_IDENTITY}`);
+  if (permits(granted, ALL_IDENTITY)) return;
+  const roles = await s.roles.rolesOf(account.type, account.id);
+  const top = roles.find((r) => r.name === ADMIN_ROLE || (account.type === 'client' && isPrivileged(r)));
+  if (top) throw refuse(`this ${account.type} holds ${top.name}: the operation requires ${ALL_IDENTITY}`);
   const missing = lacking(
     granted,
     roles.flatMap((r) => r.permissions),
   );
-  if (missing.length) throw refuse(`the user holds permissions the caller lacks: ${missing.join(' ')}`);
+  if (missing.length)
+    throw refuse(`the ${account.type} holds permissions the caller lacks: ${missing.join(' ')}`);
 }

@@ -5,7 +5,7 @@ import type { RotationPhase } from '../keys/signing-keys.ts';
 import type { IdentityServices } from '../services.ts';
 import { PERMISSIONS } from '../users/roles.ts';
 import { requirePermission } from './admin-auth.ts';
-import { assertMayGrantRoles, assertMayWriteRole } from './grant-guard.ts';
+import { assertMayGrantRoles, assertMayTakeOver, assertMayWriteRole } from './grant-guard.ts';
 import { auditAdmin } from './user-routes.ts';
 
 const nameParams = {
@@ -128,6 +128,7 @@ export function registerPlatformRoutes(app: FastifyInstance, s: IdentityServices
     '/admin/clients/:id',
     { preHandler: clientsWrite, schema: { params: idParams } },
     async (req, reply) => {
+      await assertMayTakeOver(s, req, { type: 'client', id: req.params.id });
       await s.clients.delete(req.params.id);
       await s.roles.assign('client', req.params.id, []);
       auditAdmin(s, req, 'client.delete', { type: 'client', id: req.params.id });
@@ -138,6 +139,8 @@ export function registerPlatformRoutes(app: FastifyInstance, s: IdentityServices
     '/admin/clients/:id/secret',
     { preHandler: clientsWrite, schema: { params: idParams } },
     async (req, reply) => {
+      // The new secret is the account: only for a caller who holds everything the account holds.
+      await assertMayTakeOver(s, req, { type: 'client', id: req.params.id });
       const clientSecret = await s.clients.rotateSecret(req.params.id);
       auditAdmin(s, req, 'client.secret_rotate', { type: 'client', id: req.params.id });
       return reply.header('cache-control', 'no-store').send({ clientId: req.params.id, clientSecret });

@@ -107,6 +107,8 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     async (req) => {
       const { id } = req.params;
       await s.users.require(id);
+      // Disabling (or re-enabling) an account, or taking roles from it, is for someone who holds what it holds.
+      await assertMayTakeOver(s, req, { type: 'user', id });
       if (req.body.roles) {
         const current = (await s.roles.rolesOf('user', id)).map((r) => r.name);
         await assertMayGrantRoles(s, req, req.body.roles, { type: 'user', current });
@@ -122,6 +124,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     '/admin/users/:id',
     { preHandler: write, schema: { params: idParams } },
     async (req, reply) => {
+      await assertMayTakeOver(s, req, { type: 'user', id: req.params.id });
       await s.users.delete(req.params.id);
       auditAdmin(s, req, 'user.delete', { type: 'user', id: req.params.id });
       return reply.code(204).send();
@@ -134,7 +137,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     async (req, reply) => {
       await s.users.require(req.params.id);
       // The link sets the account's password: only for a caller who holds everything the account holds.
-      await assertMayTakeOver(s, req, req.params.id);
+      await assertMayTakeOver(s, req, { type: 'user', id: req.params.id });
       const inv = await s.invitations.create(req.params.id);
       auditAdmin(s, req, 'user.invite', { type: 'user', id: req.params.id });
       return reply
@@ -152,6 +155,8 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     { preHandler: write, schema: { params: idParams } },
     async (req, reply) => {
       await s.users.require(req.params.id);
+      // A lockout may be what stops an attack on a more privileged account.
+      await assertMayTakeOver(s, req, { type: 'user', id: req.params.id });
       await s.throttle.unlock(req.params.id);
       auditAdmin(s, req, 'user.unlock', { type: 'user', id: req.params.id });
       return reply.code(204).send();
@@ -163,7 +168,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityServices): v
     { preHandler: write, schema: { params: idParams } },
     async (req, reply) => {
       await s.users.require(req.params.id);
-      await assertMayTakeOver(s, req, req.params.id);
+      await assertMayTakeOver(s, req, { type: 'user', id: req.params.id });
       await s.totp.remove(req.params.id);
       await s.store.execute('DELETE FROM recovery_codes WHERE user_id = ?', [req.params.id]);
       await s.store.execute('DELETE FROM passkeys WHERE user_id = ?', [req.params.id]);
