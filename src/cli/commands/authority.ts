@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { adminTokenPath } from '../../authority/paths.ts';
 import { BulwarkError, coreError } from '../../core/index.ts';
+import { componentServerCheck } from '../../core/mtls/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { readState } from '../runtime-state.ts';
 
@@ -47,7 +48,13 @@ export async function authorityAdminCall(
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  const dispatcher = new Agent({ connect: conn.ca ? { ca: conn.ca } : {} });
+  // The admin token goes only to the authority's own SVID, not to any certificate naming its host.
+  const dispatcher = new Agent({
+    connect: {
+      ...(conn.ca ? { ca: conn.ca } : {}),
+      checkServerIdentity: componentServerCheck('authority', true),
+    },
+  });
   try {
     const res = await request(`${conn.url}${path}`, {
       method,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent, request } from 'undici';
+import { componentServerCheck } from '../../core/mtls/index.ts';
 import { adminCredentialsPath } from '../../identity/index.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { withOperatorCertificate } from '../operator-identity.ts';
@@ -39,7 +40,11 @@ export function resolveIdentityTarget(options: CommonOptions, home: string): Tar
   return {
     url,
     dispatcher: new Agent({
-      connect: withOperatorCertificate(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+      connect: withOperatorCertificate({
+        ...(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
+        // The admin client's secret goes to identity only: on the mesh, its SVID and no other.
+        checkServerIdentity: componentServerCheck('identity', false),
+      }),
     }),
     credentials: JSON.parse(readFileSync(credFile, 'utf8')) as Target['credentials'],
   };

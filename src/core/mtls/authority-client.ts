@@ -1,12 +1,20 @@
 /**
  * The workload side of authority's HTTP API. Calls that need the workload's identity (renewal,
  * registration, the revocation feed) present the current SVID as a client certificate; the authority's
- * own certificate is checked against the authority CA and the trust bundle, with ordinary hostname rules.
+ * own certificate is checked against the authority CA and the trust bundle, and must be the authority's
+ * SVID (`/service/authority`): host names alone prove nothing when every component's SVID names loopback.
  */
 import { Agent, request } from 'undici';
 import { BulwarkError, coreError } from '../errors.ts';
+import { componentServerCheck } from './peer-identity.ts';
 import type { RevocationFeedEntry } from './revocation-set.ts';
 import type { RotatingCredentials } from './rotating-credentials.ts';
+
+/**
+ * The authority always serves with its own SVID: anything else (another component's SVID, which chains to
+ * the same root and names the same hosts) is refused before a join token, CSR or SVID is sent.
+ */
+const AUTHORITY = componentServerCheck('authority', true);
 
 export interface SvidResponse {
   spiffeId: string;
@@ -42,7 +50,13 @@ export class AuthorityClient {
 
   constructor(options: AuthorityClientOptions) {
     this.#o = options;
-    this.#anonymous = new Agent({ connect: { ca: options.authorityCa, timeout: options.timeoutMs ?? 5000 } });
+    this.#anonymous = new Agent({
+      connect: {
+        ca: options.authorityCa,
+        checkServerIdentity: AUTHORITY,
+        timeout: options.timeoutMs ?? 5000,
+      },
+    });
   }
 
   /** From now on, identify with these credentials where the authority requires an SVID. */
@@ -111,6 +125,7 @@ export class AuthorityClient {
             ca: [this.#o.authorityCa, ...m.bundle],
             cert: m.certChain,
             key: m.key,
+            checkServerIdentity: AUTHORITY,
             timeout: this.#o.timeoutMs ?? 5000,
           },
         }),

@@ -14,6 +14,7 @@ export { MTLS_ERRORS, type MtlsErrorCode, mtlsError } from './errors.ts';
 export { type MtlsDispatcherOptions, mtlsConnector, mtlsDispatcher } from './mtls-dispatcher.ts';
 export { enforceMtls, type MtlsListenerOptions } from './mtls-listener.ts';
 export {
+  componentServerCheck,
   type PeerIdentity,
   type PeerRequirements,
   type RevocationCheck,

@@ -4,9 +4,9 @@
  * once per connection; revocation is checked on every call, so a revoked workload on a kept-alive
  * connection is refused on its next request, not only on its next handshake.
  */
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { mtlsError } from './errors.ts';
-import type { SpiffeId } from './spiffe-id.ts';
+import { type SpiffeId, serviceNameOf } from './spiffe-id.ts';
 import { inspectX509Svid, type SvidFacts } from './x509-svid.ts';
 
 export type PeerIdentity = SvidFacts;
@@ -49,6 +49,38 @@ export function verifiedCertificate(cert: PeerCertificate, requirements: PeerReq
   const facts = inspectX509Svid(cert.raw);
   checkFacts(facts, requirements);
   return facts;
+}
+
+/**
+ * `checkServerIdentity` for a client that calls one Bulwark component by URL, trusting the mesh root (the
+ * CLI's admin calls, a workload's calls to authority). Every SVID chains to that root and components' SVIDs
+ * carry the same loopback host names, so a host name alone would let any component's certificate stand in
+ * for authority or identity: a certificate with a SPIFFE ID must be `service`'s. Without one (a plain
+ * server certificate from the local CA, a component run alone) it gets the host name check, unless
+ * `svidRequired`.
+ *
+ * @example
+ * new Agent({ connect: { ca, checkServerIdentity: componentServerCheck('authority', true) } });
+ */
+export function componentServerCheck(
+  service: string,
+  svidRequired: boolean,
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    if (!/URI:spiffe:\/\//i.test(cert.subjectaltname ?? '')) {
+      return svidRequired
+        ? mtlsError('mesh_peer_forbidden', `the server presented no SVID; ${service} serves with one`)
+        : checkServerIdentity(host, cert);
+    }
+    try {
+      const id = inspectX509Svid(cert.raw).spiffeId;
+      return serviceNameOf(id) === service
+        ? undefined
+        : mtlsError('mesh_peer_forbidden', `the server ${id.uri} is not ${service}`);
+    } catch (err) {
+      return err as Error;
+    }
+  };
 }
 
 function inspectSocket(socket: TLSSocket): SvidFacts | Error {
