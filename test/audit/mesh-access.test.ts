@@ -50,11 +50,12 @@ describe('audit on the mesh', () => {
     await authority?.stop();
   });
 
-  const call = async (who: string, method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const call = async (who: string, method: 'GET' | 'POST', path: string, body?: unknown, raw?: string) => {
+    const sent = raw ?? (body ? JSON.stringify(body) : undefined);
     const res = await request(`${audit.url}${path}`, {
       method,
       dispatcher: as[who],
-      ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      ...(sent ? { body: sent, headers: { 'content-type': 'application/json' } } : {}),
     });
     const text = await res.body.text();
     const json = (res.headers['content-type'] ?? '').toString().includes('json') ? JSON.parse(text) : {};
@@ -82,6 +83,42 @@ describe('audit on the mesh', () => {
       assert.equal(refused.json.code, 'audit_forbidden');
     }
     assert.equal((await call('operator', 'GET', `/audit/v1/records/${record.id}`)).status, 200);
+  });
+
+  it('stamps every record with the SPIFFE ID that appended it, whatever the record claims', async () => {
+    const forged = {
+      id: randomUUID(),
+      time: '2020-01-01T00:00:00Z',
+      actor: { type: 'service', id: 'spiffe://bulwark.local/service/operator' },
+      action: 'authority.svid.revoke',
+      outcome: 'success',
+      source: { component: 'authority' },
+    };
+    assert.equal((await call('orders', 'POST', '/audit/v1/records', { records: [forged] })).status, 200);
+    const stored = (await call('operator', 'GET', `/audit/v1/records/${forged.id}`)).json as {
+      submitter?: string;
+      actor?: { id: string };
+    };
+    // What the record says stays as sent; who sent it is on record, inside the leaf hash.
+    assert.equal(stored.actor?.id, 'spiffe://bulwark.local/service/operator');
+    assert.equal(stored.submitter, 'spiffe://bulwark.local/service/orders');
+    // The same on the event loop's path (a `\\u` escape sends a body there, past the ingest thread).
+    const escaped = { ...forged, id: randomUUID(), reason: 'caf\u00e9' };
+    const raw = JSON.stringify({ records: [escaped] }).replace('é', '\\u00e9');
+    assert.match(raw, /\\u00e9/);
+    assert.equal((await call('orders', 'POST', '/audit/v1/records', undefined, raw)).status, 200);
+    const viaLoop = (await call('operator', 'GET', `/audit/v1/records/${escaped.id}`)).json as {
+      submitter?: string;
+    };
+    assert.equal(viaLoop.submitter, 'spiffe://bulwark.local/service/orders');
+    // A caller cannot write the stamp itself.
+    const claimed = await call('orders', 'POST', '/audit/v1/records', {
+      records: [{ ...forged, id: randomUUID(), submitter: 'spiffe://bulwark.local/service/authority' }],
+    });
+    assert.equal(claimed.status, 400);
+    // Nor take over another submitter's record by replaying its id.
+    const replay = await call('operator', 'POST', '/audit/v1/records', { records: [forged] });
+    assert.equal(replay.status, 409);
   });
 
   it('keeps retention management to its admins', async () => {

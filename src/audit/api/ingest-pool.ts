@@ -33,13 +33,13 @@ export class IngestPool {
   }
 
   /** Prepares one request body (see ingest-batch.ts); the bytes are copied, the caller keeps its buffer. */
-  async prepare(body: Uint8Array, now: number): Promise<PreparedBatch> {
+  async prepare(body: Uint8Array, now: number, submitter: string | undefined): Promise<PreparedBatch> {
     let thread: WorkerCalls<IngestReply> | undefined;
     for (const t of this.#threads) {
       if (t.usable && (!thread || t.inFlight < thread.inFlight)) thread = t;
     }
     if (!thread) return FALLBACK;
-    return thread.call({ body, now }).then(
+    return thread.call({ body, now, ...(submitter !== undefined ? { submitter } : {}) }).then(
       (reply) => reply.batch,
       () => FALLBACK,
     );

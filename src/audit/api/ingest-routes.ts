@@ -9,6 +9,7 @@
  * exactly as the framework would have run them, so bad input gets the same answers either way.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { callerOf } from '../../core/index.ts';
 import { type AuditErrorCode, auditError } from '../errors.ts';
 import type { AppendResult } from '../log/audit-log.ts';
 import { fromColumns } from '../log/log-entry.ts';
@@ -61,8 +62,10 @@ export function ingestRoutes(ctx: AuditContext): FastifyPluginAsync {
     app.post('/audit/v1/records', async (req) => {
       const body = req.body as Buffer;
       const now = ctx.clock.now();
+      // Who appends, from the verified SVID (absent off the mesh): stamped on every record of the batch.
+      const submitter = callerOf(req)?.spiffeId.uri;
       if (ctx.ingest) {
-        const batch = await ctx.ingest.prepare(body, now);
+        const batch = await ctx.ingest.prepare(body, now, submitter);
         if (batch.kind === 'entries') return answer(await ctx.log.appendEntries(fromColumns(batch.columns)));
         if (batch.kind === 'refused') {
           throw auditError(batch.code as AuditErrorCode, batch.message, {
@@ -71,7 +74,12 @@ export function ingestRoutes(ctx: AuditContext): FastifyPluginAsync {
         }
       }
       const { records } = await parsedBody(req, body);
-      const options = { policy: ctx.policy, now, maxClockSkewMs: ctx.settings.maxClockSkewMs };
+      const options = {
+        policy: ctx.policy,
+        now,
+        maxClockSkewMs: ctx.settings.maxClockSkewMs,
+        ...(submitter !== undefined ? { submitter } : {}),
+      };
       // With keys, personal data is sealed under each subject's key before the leaf is hashed.
       const normalised = ctx.shredder
         ? await ctx.shredder.normaliseBatch(records, options)

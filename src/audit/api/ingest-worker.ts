@@ -18,6 +18,8 @@ export interface IngestRequest {
   body: Uint8Array;
   /** The audit component's clock, read on the event loop when the request arrived. */
   now: number;
+  /** The caller's verified SPIFFE ID, stamped on every record (see `AuditRecord.submitter`). */
+  submitter?: string;
 }
 
 export interface IngestReply {
@@ -35,6 +37,7 @@ parentPort!.on('message', (req: IngestRequest) => {
       policy,
       now: req.now,
       maxClockSkewMs: data.maxClockSkewMs,
+      ...(req.submitter !== undefined ? { submitter: req.submitter } : {}),
     });
   } catch {
     // Not a validation answer: a bug or an exhausted thread. The event loop's path answers it instead.

@@ -25,6 +25,7 @@ const record: fc.Arbitrary<AuditRecord> = fc
     traceId: opt(str),
     category: str,
     details: opt(fc.dictionary(str, fc.jsonValue({ maxDepth: 3 }))),
+    submitter: opt(str),
   })
   .map((r) => JSON.parse(JSON.stringify(r)) as AuditRecord);
 

@@ -16,7 +16,7 @@ const INDEX_KEY = ',"index":';
  */
 export function leafParts(r: AuditRecord): { head: string; tail: string } {
   // Keys in UTF-16 order: action, actor, category, details, id, index, outcome, reason, requestId, source,
-  // target, time, traceId (RFC 8785 §3.2.3).
+  // submitter, target, time, traceId (RFC 8785 §3.2.3).
   let head = `{"action":${s(r.action)},"actor":{"id":${s(r.actor.id)}`;
   if (r.actor.name !== undefined) head += `,"name":${s(r.actor.name)}`;
   head += `,"type":${s(r.actor.type)}},"category":${s(r.category)}`;
@@ -30,6 +30,7 @@ export function leafParts(r: AuditRecord): { head: string; tail: string } {
     if (r.source.ip !== undefined) tail += `,"ip":${s(r.source.ip)}`;
     tail += '}';
   }
+  if (r.submitter !== undefined) tail += `,"submitter":${s(r.submitter)}`;
   if (r.target !== undefined) tail += `,"target":{"id":${s(r.target.id)},"type":${s(r.target.type)}}`;
   tail += `,"time":${s(r.time)}`;
   if (r.traceId !== undefined) tail += `,"traceId":${s(r.traceId)}`;

@@ -23,6 +23,11 @@ export interface AuditRecord {
   traceId?: string;
   category: string;
   details?: Record<string, unknown>;
+  /**
+   * The SPIFFE ID of the workload that appended the record, set by audit from the caller's verified SVID
+   * (never from the body): every other field is what that workload says; this one is who said it.
+   */
+  submitter?: string;
 }
 
 const TOP_KEYS = new Set([
@@ -55,6 +60,8 @@ export interface NormaliseOptions {
   policy: SensitivePolicy;
   now: number;
   maxClockSkewMs: number;
+  /** The verified SPIFFE ID of the caller appending the batch, when audit serves mTLS. */
+  submitter?: string;
 }
 
 function fail(field: string, message: string): never {
@@ -141,5 +148,6 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
       fail(`${field}.details`, `is larger than ${MAX_DETAILS_CHARS} characters`);
     record.details = details;
   }
+  if (options.submitter !== undefined) record.submitter = options.submitter;
   return record;
 }
