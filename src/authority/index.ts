@@ -42,9 +42,10 @@ export const authorityComponent: ComponentDefinition = {
   defaultPort: 7305,
   configProperties: AUTHORITY_CONFIG,
   errors: AUTHORITY_ERRORS,
-  // Every route decides itself: attestation takes a join token, admin routes the admin token or an admin
-  // SVID, workload routes an SVID checked against the authority's own revocation records.
-  publicPaths: ['/'],
+  // Every API route decides itself: attestation takes a join token, admin routes the admin token or an
+  // admin SVID, workload routes an SVID checked against the authority's own revocation records. Core's
+  // /metrics is not among them: it names every workload issued an SVID, so it takes an SVID.
+  publicPaths: ['/v1/'],
   create: createAuthority,
 };
 

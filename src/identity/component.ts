@@ -295,8 +295,9 @@ const identityDefinition = {
   configProperties: IDENTITY_CONFIG,
   errors: IDENTITY_ERRORS,
   // Browsers and OpenID Connect clients reach these without an SVID (the issuer's endpoints, the login
-  // pages and their assets); the admin API and the revocation feed take callers with an SVID only.
-  publicPaths: ['/oidc', '/interaction', '/assets'],
+  // and invitation pages, their assets); the admin API and the revocation feed take callers with an SVID
+  // only.
+  publicPaths: ['/oidc', '/interaction', '/invitation', '/assets'],
 };
 
 async function createIdentityInstance(

@@ -209,9 +209,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       );
     });
 
-    it("serves its issuance metrics with core's on one /metrics scrape", async () => {
-      await attest('metered');
-      const dispatcher = new Agent({ connect: { ca: authority.ca } });
+    it("serves its issuance metrics with core's on one /metrics scrape, to workloads only", async () => {
+      const { svid, key } = await attest('metered');
+      // The scrape names every workload issued an SVID: not for a caller without one.
+      const anonymous = new Agent({ connect: { ca: authority.ca } });
+      const refused = await request(`${authority.url}/metrics`, { dispatcher: anonymous });
+      await anonymous.close();
+      assert.equal(refused.statusCode, 401);
+      assert.equal(((await refused.body.json()) as { code: string }).code, 'mesh_peer_unauthenticated');
+      const dispatcher = new Agent({
+        connect: { ca: authority.ca, cert: svid.certChain, key: key.privateKeyPem },
+      });
       const res = await request(`${authority.url}/metrics`, { dispatcher });
       const text = await res.body.text();
       await dispatcher.close();

@@ -78,6 +78,14 @@ describe('bulwark up', () => {
         });
         assert.equal(refused.statusCode, 401);
         assert.equal(((await refused.body.json()) as { code: string }).code, 'mesh_peer_unauthenticated');
+        // A browser (no SVID) still reaches identity's pages: an invitation link opens its page.
+        if (url('identity')) {
+          const page = await request(`${url('identity')}/invitation?token=${'x'.repeat(43)}`, {
+            dispatcher: anonymous,
+          });
+          assert.match(await page.body.text(), /Ask your administrator for a new invitation/);
+          assert.equal(page.statusCode, 400);
+        }
         await anonymous.close();
         // The operator (who can read the authority's admin token) obtains an SVID, as the CLI does.
         await prepareOperatorIdentity(home);

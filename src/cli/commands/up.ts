@@ -46,7 +46,7 @@ export async function up(
   let authorityUrl: string | null = null;
   const meshed = caFile !== null && enabled.some((c) => c.name === 'authority');
   const env = async (name: string): Promise<NodeJS.ProcessEnv> => ({
-    ...process.env,
+    ...withoutOthersSecrets(process.env, name, config),
     BULWARK_HOME: config.home,
     ...(auditUrl && !config.auditClient.url ? { BULWARK_AUDIT_CLIENT__URL: auditUrl } : {}),
     // Every listener serves an SVID here, so the local root key need not stay on disk.
@@ -180,4 +180,29 @@ async function mintJoinToken(
     { service: name, hosts: serverHosts(config), ttlSeconds: 120 },
   )) as { token: string };
   return grant.token;
+}
+
+/**
+ * The supervisor's environment less the secrets meant for other components: the master key of `keys`
+ * (held by keys, and by authority, whose CA keys it seals) and each component's own key passphrase. A
+ * compromised gateway then holds none of them.
+ */
+export function withoutOthersSecrets(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  config: { components: Record<string, Record<string, unknown> | undefined> },
+): NodeJS.ProcessEnv {
+  const out = { ...env };
+  const master = config.components['keys']?.['master'] as
+    | { envVar?: string; passphraseEnvVar?: string }
+    | undefined;
+  if (name !== 'keys' && name !== 'authority') {
+    delete out[master?.envVar ?? 'KEYS_MASTER_KEY'];
+    delete out[master?.passphraseEnvVar ?? 'KEYS_MASTER_PASSPHRASE'];
+  }
+  const own = `BULWARK_COMPONENTS__${name.toUpperCase()}__`;
+  for (const key of Object.keys(out)) {
+    if (/^BULWARK_COMPONENTS__[A-Z0-9_]+__KEY_PASSPHRASE$/.test(key) && !key.startsWith(own)) delete out[key];
+  }
+  return out;
 }
