@@ -138,6 +138,8 @@ export function createAuditComponent(options: AuditOptions = {}): ComponentDefin
     name: 'audit',
     description: 'Tamper-evident audit log: Merkle tree, signed checkpoints, proofs, retention and export',
     defaultPort: 7301,
+    // Readers, ACLs and admins are SPIFFE IDs: without the mesh there is no caller to check.
+    callersFromMesh: true,
     configProperties: AUDIT_CONFIG_PROPERTIES,
     create: (context) => create(context, options),
   };

@@ -13,9 +13,10 @@ import type { Dispatcher } from 'undici';
 import type { AuditSink } from './audit/types.ts';
 import { createAuditClient } from './audit-client/index.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { isLoopback } from './config/insecure.ts';
 import type { JsonSchema } from './config/schema.ts';
 import type { BulwarkConfig, ComponentSectionConfig } from './config/types.ts';
-import type { ErrorCatalog } from './errors.ts';
+import { ConfigError, type ErrorCatalog } from './errors.ts';
 import { createLogger, type Logger } from './log/index.ts';
 import {
   type ComponentMesh,
@@ -84,6 +85,12 @@ export interface ComponentDefinition {
    * Connect pages, for browsers). `/healthz` and `/readyz` always are.
    */
   publicPaths?: readonly string[];
+  /**
+   * The component tells its callers apart only by their SVIDs (audit's readers, keys' ACLs, policy's
+   * admins). Run alone, without the mesh, it cannot: it then refuses to listen beyond loopback in
+   * production mode, and warns in development.
+   */
+  callersFromMesh?: boolean;
   create(context: ComponentContext): Promise<ComponentInstance>;
 }
 
@@ -122,6 +129,15 @@ export async function runComponent(
   // Joined before anything else: the component's audit client and its calls to other components need it.
   const mesh =
     config.mesh.authorityUrl && joinToken ? await joinComponentMesh(config, joinToken, logger) : undefined;
+  if (definition.callersFromMesh && !mesh && !isLoopback(config.server.host)) {
+    const issue = {
+      path: 'server.host',
+      message: `${definition.name} runs without the mesh, so it cannot tell its callers apart, and would listen on ${config.server.host}`,
+      fix: 'run it under `bulwark up` with authority (mTLS, callers by SPIFFE ID), or listen on 127.0.0.1',
+    };
+    if (config.mode === 'production') throw new ConfigError([issue]);
+    logger.warn({ issue }, 'a component without caller identity listens beyond loopback');
+  }
   let auditDispatcher: Dispatcher | undefined = mesh?.dispatcher('audit');
   const context: ComponentContext = {
     name: definition.name,

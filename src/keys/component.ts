@@ -39,6 +39,8 @@ export function createKeysComponent(overrides: KeysOverrides = {}): ComponentDef
     name: 'keys',
     description: 'Envelope encryption, key rotation, transit API, tokenization and crypto-shredding',
     defaultPort: 7303,
+    // Readers, ACLs and admins are SPIFFE IDs: without the mesh there is no caller to check.
+    callersFromMesh: true,
     configProperties: KEYS_CONFIG,
     errors: KEYS_ERRORS,
     create: (context) => createKeys(context, overrides),

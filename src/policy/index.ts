@@ -53,6 +53,8 @@ export const policyComponent: ComponentDefinition = {
   description:
     'Cedar policies and schema, versioned bundles for gateways and sidecars, decisions and analysis',
   defaultPort: 7302,
+  // Readers, ACLs and admins are SPIFFE IDs: without the mesh there is no caller to check.
+  callersFromMesh: true,
   errors: POLICY_ERRORS,
   configProperties: POLICY_CONFIG,
   async create(context) {
