@@ -141,7 +141,11 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     ? new RevocationFeed({
         url: feedConfig.url,
         credentials: JSON.parse(
-          readFileSync(feedConfig.credentialsFile ?? join(home, 'identity', 'admin-client.json'), 'utf8'),
+          // By default the account identity makes for this alone: the revocation feed, nothing more.
+          readFileSync(
+            feedConfig.credentialsFile ?? join(home, 'identity', 'revocation-reader.json'),
+            'utf8',
+          ),
         ) as FeedCredentials,
         list: gateway.runtime.revocations,
         clock: ctx.clock,

@@ -258,7 +258,7 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
         type: ['string', 'null'],
         default: null,
         description:
-          'JSON `{clientId, clientSecret, resource, scope}` of a service account allowed to read revocations (null: `<home>/identity/admin-client.json`).',
+          'JSON `{clientId, clientSecret, resource, scope}` of a service account allowed to read revocations (null: `<home>/identity/revocation-reader.json`, which identity writes on first start for `bulwark-revocation-reader`, holding `identity:revocations:read` only).',
       },
       intervalSeconds: int(2, 1, 300, 'Time between polls.'),
     },

@@ -8,7 +8,7 @@ import type { KeysClient } from '../sdk/keys/index.ts';
 import { ADMIN_RESOURCE, ADMIN_SCOPE } from './admin/admin-auth.ts';
 import { registerPlatformRoutes } from './admin/platform-routes.ts';
 import { registerUserRoutes } from './admin/user-routes.ts';
-import { bootstrapAdminClient } from './bootstrap.ts';
+import { bootstrapAdminClient, bootstrapRevocationReader } from './bootstrap.ts';
 import { ClientRegistry, installHashedSecretComparison } from './clients/client-registry.ts';
 import { IDENTITY_CONFIG, identityConfig } from './config.ts';
 import { IDENTITY_ERRORS } from './errors.ts';
@@ -122,6 +122,12 @@ async function buildIdentity(
     logger.info(
       { clientId: 'bulwark-admin' },
       'created the admin service account; credentials in <home>/identity/admin-client.json',
+    );
+  }
+  if (config.bootstrapAdminClient && (await bootstrapRevocationReader(store, roles, ctx.config.home))) {
+    logger.info(
+      { clientId: 'bulwark-revocation-reader' },
+      "created the gateways' revocation feed account; credentials in <home>/identity/revocation-reader.json",
     );
   }
   const Adapter = adapterFactory(

@@ -100,7 +100,7 @@ export const IDENTITY_CONFIG: Record<string, JsonSchema> = {
     type: 'boolean',
     default: true,
     description:
-      'On first start, create the service account `bulwark-admin` (role admin) and write its credentials to `<home>/identity/admin-client.json` (0600) for the CLI.',
+      'On first start, create the service account `bulwark-admin` (role admin) and write its credentials to `<home>/identity/admin-client.json` (0600) for the CLI; and `bulwark-revocation-reader` (role `revocation-reader`: the revocation feed only) with `<home>/identity/revocation-reader.json` for gateways.',
   },
   bruteForce: {
     type: 'object',

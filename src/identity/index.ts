@@ -1,6 +1,11 @@
 /** The identity component's public names. */
 export { ADMIN_RESOURCE, ADMIN_SCOPE } from './admin/admin-auth.ts';
-export { ADMIN_CLIENT_ID, adminCredentialsPath } from './bootstrap.ts';
+export {
+  ADMIN_CLIENT_ID,
+  adminCredentialsPath,
+  REVOCATION_READER_CLIENT_ID,
+  revocationReaderCredentialsPath,
+} from './bootstrap.ts';
 export {
   createIdentity,
   createIdentityComponent,

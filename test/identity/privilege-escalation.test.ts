@@ -4,9 +4,11 @@
  * itself (or anyone, or a service account that never passes MFA) more than it already holds.
  */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import { request } from 'undici';
+import { revocationReaderCredentialsPath } from '../../src/identity/index.ts';
 import { type IdentityFixture, startIdentity } from './fixtures/identity-server.ts';
 import {
   callback,
@@ -222,6 +224,19 @@ describe('admin privilege escalation', () => {
       (await f.api('POST', `/admin/clients/${job.body.clientId}/secret`, undefined, token)).status,
       200,
       'a service account holding only what the caller holds can be rotated',
+    );
+  });
+
+  it("gives the gateways' revocation feed account the feed and nothing else", async () => {
+    const file = revocationReaderCredentialsPath(f.home);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const reader = await f.adminToken(file);
+    assert.equal((await f.api('GET', '/revocations?since=0', undefined, reader)).status, 200);
+    refused(await f.api<Problem>('GET', '/admin/users', undefined, reader), 'listing users');
+    refused(await f.api<Problem>('GET', '/admin/clients', undefined, reader), 'listing clients');
+    refused(
+      await f.api<Problem>('POST', '/admin/clients/bulwark-admin/secret', undefined, reader),
+      'a new admin secret',
     );
   });
 
