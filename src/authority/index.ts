@@ -15,6 +15,7 @@ import { loadKeyProvider, type MasterKeySettings } from '../core/keys-provider/i
 import { adminRoutes } from './api/admin-routes.ts';
 import { CallerResolver, ensureAdminToken } from './api/caller.ts';
 import type { AuthorityContext } from './api/context.ts';
+import { DenialBudget } from './api/denial.ts';
 import { discoveryRoutes } from './api/discovery-routes.ts';
 import { svidRoutes } from './api/svid-routes.ts';
 import { CertificateAuthority } from './ca/certificate-authority.ts';
@@ -92,12 +93,15 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
       }),
       metrics: createAuthorityMetrics(),
       audit: context.audit,
+      denials: new DenialBudget(context.audit, context.clock),
       clock: context.clock,
       logger: context.logger,
       onBundleChange: async () => {
         await own?.refreshBundle();
       },
     };
+    const denialTimer = setInterval(() => ctx.denials.tick(), 60_000);
+    denialTimer.unref();
     return {
       routes: async (app) => {
         await app.register(svidRoutes(ctx));
@@ -108,6 +112,8 @@ async function createAuthority(context: ComponentContext): Promise<ComponentInst
       metrics: ctx.metrics.registry,
       ...(own ? { identity: own } : {}),
       close: async () => {
+        clearInterval(denialTimer);
+        ctx.denials.flush();
         own?.close();
         await store.close();
       },

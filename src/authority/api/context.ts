@@ -7,6 +7,7 @@ import type { Instances } from '../store/instances.ts';
 import type { JoinTokens } from '../store/join-tokens.ts';
 import type { Revocations } from '../store/revocations.ts';
 import type { CallerResolver } from './caller.ts';
+import type { DenialBudget } from './denial.ts';
 
 export interface AuthorityContext {
   config: AuthorityConfig;
@@ -17,6 +18,8 @@ export interface AuthorityContext {
   callers: CallerResolver;
   metrics: AuthorityMetrics;
   audit: AuditSink;
+  /** Which refusals get an audit record of their own (see denial.ts). */
+  denials: DenialBudget;
   clock: Clock;
   logger: Logger;
   /** Called after the trust bundle changed (rotation), so the listener trusts the new roots. */
