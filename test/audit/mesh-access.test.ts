@@ -7,18 +7,16 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type Dispatcher, request } from 'undici';
+import { request } from 'undici';
 import { auditComponent } from '../../src/audit/index.ts';
 import { buildConfigSchema, loadConfig, type RunningComponent, runComponent } from '../../src/core/index.ts';
-import { componentDispatcher, type WorkloadIdentity } from '../../src/core/mtls/index.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
-import { joinWorkload } from '../sdk/mesh-fixtures.ts';
+import { type MeshCallers, meshCallers } from '../sdk/mesh-fixtures.ts';
 
 describe('audit on the mesh', () => {
   let authority: TestAuthority;
   let audit: RunningComponent;
-  const identities: WorkloadIdentity[] = [];
-  const as: Record<string, Dispatcher> = {};
+  let callers: MeshCallers;
 
   before(async () => {
     authority = await startAuthority('sqlite');
@@ -37,15 +35,10 @@ describe('audit on the mesh', () => {
       port: 0,
       joinToken: await authority.joinToken('audit'),
     });
-    for (const name of ['orders', 'operator']) {
-      const identity = await joinWorkload(authority, name);
-      identities.push(identity);
-      as[name] = componentDispatcher(identity, 'audit');
-    }
+    callers = await meshCallers(authority, ['orders', 'operator'], 'audit');
   });
   after(async () => {
-    for (const d of Object.values(as)) await d.close();
-    for (const i of identities) await i.close();
+    await callers?.close();
     await audit?.stop();
     await authority?.stop();
   });
@@ -54,7 +47,7 @@ describe('audit on the mesh', () => {
     const sent = raw ?? (body ? JSON.stringify(body) : undefined);
     const res = await request(`${audit.url}${path}`, {
       method,
-      dispatcher: as[who],
+      dispatcher: callers.as[who],
       ...(sent ? { body: sent, headers: { 'content-type': 'application/json' } } : {}),
     });
     const text = await res.body.text();

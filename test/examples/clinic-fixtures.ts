@@ -5,7 +5,6 @@
  * gateway's own signer, exactly as the gateway's upstream stage signs them.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,6 +22,7 @@ import { MeshClient, type WorkloadIdentity } from '../../src/sdk/mesh/index.ts';
 import { DEFAULT_SIDECAR } from '../../src/sidecar/config.ts';
 import { launchSidecar } from '../../src/sidecar/launch.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
+import { freePort } from '../fixtures/net.ts';
 import { ADMIN, type KeysHarness, startKeys } from '../keys/fixture.ts';
 import { joinWorkload } from '../sdk/mesh-fixtures.ts';
 
@@ -67,14 +67,6 @@ export interface Clinic {
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   assertion(subject: string, roles: Role[], audience: string): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface ClinicOptions {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Dispatcher, request } from 'undici';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import {
   buildConfigSchema,
@@ -18,10 +18,9 @@ import {
   type RunningComponent,
   runComponent,
 } from '../../src/core/index.ts';
-import { componentDispatcher, type WorkloadIdentity } from '../../src/core/mtls/index.ts';
 import { GATEWAY_CONFIG, gatewayComponent } from '../../src/gateway/index.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
-import { joinWorkload, sid } from '../sdk/mesh-fixtures.ts';
+import { type MeshCallers, meshCallers, sid } from '../sdk/mesh-fixtures.ts';
 
 const VIEWER_TOKEN = 'viewer-token-0123456789abcdef00';
 const OPERATOR_TOKEN = 'operator-token-0123456789abcdef';
@@ -38,8 +37,7 @@ describe('gateway admin API on the mesh', () => {
   let authority: TestAuthority;
   let gateway: RunningComponent;
   const audit = new MemoryAuditSink();
-  const identities: WorkloadIdentity[] = [];
-  const as: Record<string, Dispatcher> = {};
+  let callers: MeshCallers;
 
   before(async () => {
     authority = await startAuthority('sqlite');
@@ -73,15 +71,10 @@ describe('gateway admin API on the mesh', () => {
       audit,
       joinToken: await authority.joinToken('gateway'),
     });
-    for (const name of ['operator', 'orders', 'console-eu']) {
-      const identity = await joinWorkload(authority, name);
-      identities.push(identity);
-      as[name] = componentDispatcher(identity, 'gateway');
-    }
+    callers = await meshCallers(authority, ['operator', 'orders', 'console-eu'], 'gateway');
   });
   after(async () => {
-    for (const d of Object.values(as)) await d.close();
-    for (const i of identities) await i.close();
+    await callers?.close();
     await gateway?.stop();
     await authority?.stop();
   });
@@ -94,7 +87,7 @@ describe('gateway admin API on the mesh', () => {
   ) => {
     const res = await request(`${gateway.url}${path}`, {
       method,
-      dispatcher: as[who],
+      dispatcher: callers.as[who],
       headers: {
         ...options.headers,
         ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -18,6 +17,7 @@ import {
   runComponent,
 } from '../../src/core/index.ts';
 import { GATEWAY_CONFIG, GATEWAY_ERRORS, gatewayComponent } from '../../src/gateway/index.ts';
+import { freePort } from '../fixtures/net.ts';
 import { tempHome } from './fixtures/harness.ts';
 import { startIssuer, type TestIssuer } from './fixtures/issuer.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
@@ -34,14 +34,6 @@ let publicUrl: string;
 let dispatcher: Agent;
 const audit = new MemoryAuditSink();
 let routesFile: string;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const routesYaml = (path: string) =>
   stringify({

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { Server } from 'node:https';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -17,6 +17,7 @@ import type { WorkerInit } from '../../src/gateway/workers/messages.ts';
 import { WorkerPool } from '../../src/gateway/workers/worker-pool.ts';
 import { createMeshServer } from '../../src/sdk/mesh/mesh-server.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
+import { freePort } from '../fixtures/net.ts';
 import { joinWorkload, meshPolicy, sid } from '../sdk/mesh-fixtures.ts';
 
 const POLICY = `
@@ -24,14 +25,6 @@ permit (principal == Bulwark::Service::"${sid('gateway')}", action == Bulwark::A
         resource == Bulwark::Service::"${sid('orders')}");
 `;
 const serialOf = (material: SvidMaterial) => new X509Certificate(material.certChain).serialNumber;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('gateway worker on the mesh', () => {
   let authority: TestAuthority;

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import {
   buildConfigSchema,
@@ -31,7 +31,7 @@ import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
 import { waitFor } from '../fixtures/wait.ts';
 import { startIssuer, type TestIssuer } from '../gateway/fixtures/issuer.ts';
 import { startUpstream, type TestUpstream } from '../gateway/fixtures/upstream.ts';
-import { joinWorkload, sid } from '../sdk/mesh-fixtures.ts';
+import { type MeshCallers, meshCallers, sid } from '../sdk/mesh-fixtures.ts';
 
 const PERMIT_ORDERS =
   'permit (principal, action == Bulwark::Action::"read", resource == Bulwark::Route::"orders");\n';
@@ -49,8 +49,7 @@ describe('policy on the mesh', () => {
   let publicUrl: string;
   let edge: Agent;
   const policyAudit = new MemoryAuditSink();
-  const identities: WorkloadIdentity[] = [];
-  const as: Record<string, Dispatcher> = {};
+  let callers: MeshCallers;
 
   before(async () => {
     authority = await startAuthority('sqlite');
@@ -126,15 +125,10 @@ describe('policy on the mesh', () => {
           cert.subjectaltname === `URI:${sid('gateway')}` ? undefined : new Error('not the gateway'),
       },
     });
-    for (const name of ['operator', 'orders']) {
-      const identity = await joinWorkload(authority, name);
-      identities.push(identity);
-      as[name] = componentDispatcher(identity, 'policy');
-    }
+    callers = await meshCallers(authority, ['operator', 'orders'], 'policy');
   });
   after(async () => {
-    for (const d of Object.values(as)) await d.close();
-    for (const i of identities) await i.close();
+    await callers?.close();
     await edge?.close();
     await gateway?.stop();
     await policy?.stop();
@@ -151,7 +145,7 @@ describe('policy on the mesh', () => {
   ) => {
     const res = await request(`${policy.url}${path}`, {
       method,
-      dispatcher: as[who],
+      dispatcher: callers.as[who],
       ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
     });
     const text = await res.body.text();
@@ -214,7 +208,7 @@ describe('policy on the mesh', () => {
       }),
       audit: new MemoryAuditSink(),
     });
-    const orders = identities[1] as WorkloadIdentity;
+    const orders = callers.identities['orders'] as WorkloadIdentity;
     const toPayments = componentDispatcher(orders, 'payments');
     const pay = async () => {
       const res = await request(`https://127.0.0.1:${sidecar.inboundPort}/charges`, {

@@ -1,6 +1,7 @@
 /** Workloads joined to a real authority, and a service-to-service policy, for the SDK and sidecar tests. */
 import { request as httpsRequest } from 'node:https';
-import { svidContextOptions } from '../../src/core/mtls/index.ts';
+import type { Dispatcher } from 'undici';
+import { componentDispatcher, svidContextOptions } from '../../src/core/mtls/index.ts';
 import { WorkloadIdentity } from '../../src/core/mtls/workload-identity.ts';
 import { type Decision, PolicyEngine } from '../../src/core/policy-engine/index.ts';
 import { type ServiceCall, ServicePolicy } from '../../src/sdk/mesh/service-policy.ts';
@@ -36,6 +37,35 @@ export async function joinWorkload(
     revocationWaitMs: options.revocationWaitMs ?? 2000,
     onError: () => undefined,
   });
+}
+
+/** Workloads joined to `authority`, each with an mTLS dispatcher to the Bulwark component `component`. */
+export interface MeshCallers {
+  /** The dispatcher of each workload, by service name. */
+  as: Record<string, Dispatcher>;
+  identities: Record<string, WorkloadIdentity>;
+  close(): Promise<void>;
+}
+
+export async function meshCallers(
+  authority: TestAuthority,
+  names: readonly string[],
+  component: string,
+): Promise<MeshCallers> {
+  const callers: MeshCallers = {
+    as: {},
+    identities: {},
+    async close() {
+      for (const d of Object.values(callers.as)) await d.close();
+      for (const i of Object.values(callers.identities)) await i.close();
+    },
+  };
+  for (const name of names) {
+    const identity = await joinWorkload(authority, name);
+    callers.identities[name] = identity;
+    callers.as[name] = componentDispatcher(identity, component);
+  }
+  return callers;
 }
 
 /** Records the path of every call the policy is asked about: the path the decision was made on. */
