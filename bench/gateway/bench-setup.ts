@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 import { type AuditEvent, type AuditSink, createLogger } from '../../src/core/index.ts';
 import { Gateway } from '../../src/gateway/index.ts';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
 
 export interface BenchEnv {
   issuer: string;
@@ -23,25 +24,27 @@ export class CountingAuditSink implements AuditSink {
   async close(): Promise<void> {}
 }
 
+/** One route with every check on, and the same proxying with none (the chain's cost is the difference). */
+export const BENCH_ROUTES = (upstream: string): RouteDocument => ({
+  format_version: '1',
+  services: [{ name: 'bench', targets: [upstream], connections: 64 }],
+  routes: [
+    {
+      name: 'bench',
+      service: 'bench',
+      paths: ['/bench'],
+      methods: ['GET'],
+      auth: { audience: 'bench' },
+      authorize: { tenant: 'acme' },
+      rateLimits: [{ by: 'ip', points: 100_000_000, durationSeconds: 60 }],
+    },
+    { name: 'bare', service: 'bench', paths: ['/bare'], methods: ['GET'], auth: { required: false } },
+  ],
+});
+
 export function benchGateway(env: BenchEnv, timeStages = false): Gateway {
   return new Gateway({
-    routes: {
-      format_version: '1',
-      services: [{ name: 'bench', targets: [env.upstream], connections: 64 }],
-      routes: [
-        {
-          name: 'bench',
-          service: 'bench',
-          paths: ['/bench'],
-          methods: ['GET'],
-          auth: { audience: 'bench' },
-          authorize: { tenant: 'acme' },
-          rateLimits: [{ by: 'ip', points: 100_000_000, durationSeconds: 60 }],
-        },
-        // The same proxying with no checks: the chain's cost is the difference.
-        { name: 'bare', service: 'bench', paths: ['/bare'], methods: ['GET'], auth: { required: false } },
-      ],
-    },
+    routes: BENCH_ROUTES(env.upstream),
     issuers: [
       {
         issuer: env.issuer,

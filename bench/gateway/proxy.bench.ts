@@ -15,9 +15,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { buildConfigSchema, loadConfig, runComponent } from '../../src/core/index.ts';
+import { GATEWAY_CONFIG, gatewayComponent } from '../../src/gateway/index.ts';
 import { startIssuer } from '../../test/gateway/fixtures/issuer.ts';
 import { openLoop } from '../tools/openloop.ts';
-import { benchGateway } from './bench-setup.ts';
+import { BENCH_POLICY, BENCH_ROUTES, type BenchEnv, benchGateway, CountingAuditSink } from './bench-setup.ts';
 
 const DURATION = process.env['BENCH_DURATION'] ?? '10s';
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
@@ -102,6 +105,52 @@ http {
   return child;
 }
 
+/**
+ * The gateway component as `bulwark run gateway` starts it, plain HTTP on loopback like the other
+ * proxies here, with the bench's routes and policy, `workers` processes, 1% of allows audited.
+ */
+async function startComponent(home: string, env: BenchEnv, workers: number) {
+  const dir = mkdtempSync(join(home, 'component-'));
+  writeFileSync(join(dir, 'routes.yaml'), stringify(BENCH_ROUTES(env.upstream)));
+  writeFileSync(join(dir, 'bench.cedar'), BENCH_POLICY);
+  const file = join(dir, 'bulwark.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      home: dir,
+      mode: 'development',
+      log: { level: 'silent' },
+      server: { tls: { enabled: false } },
+      components: {
+        gateway: {
+          publicPort: await freePort(),
+          workers,
+          routesFile: join(dir, 'routes.yaml'),
+          policyFiles: [join(dir, 'bench.cedar')],
+          issuers: [
+            {
+              issuer: env.issuer,
+              audiences: ['bench'],
+              algorithms: ['ES256'],
+              typ: 'at+jwt',
+              caFile: env.caFile,
+            },
+          ],
+          auditAllowSampleRate: 0.01,
+        },
+      },
+    }),
+  );
+  const schema = buildConfigSchema([
+    { name: 'gateway', defaultPort: gatewayComponent.defaultPort, properties: GATEWAY_CONFIG },
+  ]);
+  const running = await runComponent(gatewayComponent, loadConfig(schema, { file, env: {} }), {
+    port: 0,
+    audit: new CountingAuditSink(),
+  });
+  return { url: running.endpoints['public'] ?? '', stop: () => running.stop() };
+}
+
 if (cluster.isPrimary) {
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const issuer = await startIssuer(home);
@@ -172,6 +221,14 @@ if (cluster.isPrimary) {
     const halfGateway = await atHalf(gwUrl, { authorization: `Bearer ${token}` });
     await stopGateway();
 
+    // The same chain as the product runs it: the gateway component with `workers` (its own worker
+    // processes on one SO_REUSEPORT port, state handed over by IPC), not node:cluster around the class.
+    const component = await startComponent(home, env, WORKERS);
+    const componentUrl = `${component.url}/bench`;
+    await wrk(componentUrl, token, 8, '2s');
+    const viaComponent = await wrk(componentUrl, token, CONNECTIONS, DURATION);
+    await component.stop();
+
     // Stage costs: one in-process gateway with stage timing on.
     const profiled = benchGateway(env, true);
     const profiledUrl = await profiled.listen(0);
@@ -196,6 +253,9 @@ if (cluster.isPrimary) {
       fastGatewayProxyOnly: fastGateway,
       gatewayNoChecks: bareGateway,
       gatewayFullChain: viaGateway,
+      gatewayComponentWorkers: viaComponent,
+      ratioComponentToNginx: +(viaComponent.rps / viaNginx.rps).toFixed(3),
+      ratioComponentToFastGateway: +(viaComponent.rps / fastGateway.rps).toFixed(3),
       ratioToNginx: +ratio.toFixed(3),
       ratioToNodeFloor: +(viaGateway.rps / nodeFloor.rps).toFixed(3),
       ratioToFastGateway: +(viaGateway.rps / fastGateway.rps).toFixed(3),
