@@ -3,7 +3,8 @@
  *  1. durable appends through the HTTPS ingest API, batches of 1,000 over loopback, audit in its own
  *     process; ack-to-checkpoint latency measured by polling the checkpoint URL;
  *  2. baseline: the same rows inserted into plain SQLite (WAL, synchronous=FULL, one transaction per 1,000
- *     rows, no hashing, no HTTP), printed as a ratio;
+ *     rows, no hashing, no HTTP), printed as a ratio; and the Node floor (floor-server.ts): the same HTTPS
+ *     batches parsed, hashed and appended to a file with fsync, nothing else;
  *  3. `verify` of the whole appended log over HTTPS;
  *  4. inclusion proofs in a tile tree of AUDIT_BENCH_PROOF_SIZE leaves (default 10,000,000) on SQLite.
  * Usage: node_modules/.bin/node bench/audit/append.bench.ts [records=1000000]
@@ -71,9 +72,11 @@ async function launch(home: string): Promise<{ child: ChildProcess; url: string 
   return { child, url: (JSON.parse(line) as { url: string }).url };
 }
 
-async function benchIngest(home: string) {
-  const { child, url } = await launch(home);
-  const ca = readFileSync(join(home, 'tls', 'ca.crt'), 'utf8');
+/**
+ * The client side of an ingest run: TOTAL records in batches of BATCH, CONCURRENCY in flight, against
+ * `url`; resolves with when each batch was acknowledged and up to which index.
+ */
+async function drive(url: string, ca: string, total: number): Promise<{ at: number; upTo: number }[]> {
   const pool = new Pool(url, { connect: { ca }, connections: CONCURRENCY, pipelining: 1 });
   // The client must not be the bottleneck on a 2-core machine: one template, a fresh id prefix per batch.
   const template = JSON.stringify({
@@ -81,12 +84,9 @@ async function benchIngest(home: string) {
   });
   const nextId = uuidV7Generator();
   const acks: { at: number; upTo: number }[] = [];
-  const agent = new Agent({ connect: { ca } });
   let sent = 0;
-  const cpuBefore = { client: process.cpuUsage(), audit: processCpuSeconds(child.pid!) };
-  const started = performance.now();
   const worker = async () => {
-    while (sent < TOTAL) {
+    while (sent < total) {
       sent += BATCH;
       // Ids as the audit client makes them: UUIDv7, time-ordered.
       const body = template.replaceAll('@@', nextId());
@@ -104,6 +104,43 @@ async function benchIngest(home: string) {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await pool.close();
+  return acks;
+}
+
+/**
+ * The floor: the least a Node server on this machine does for the same traffic (HTTPS, the same batches,
+ * JSON parsing, one SHA-256 leaf hash per record, an append-only file written and fsynced per batch
+ * before the answer). No validation, no tree, no index: what 100,000 records/s would ask of Node alone.
+ */
+async function benchFloor(home: string) {
+  const child = spawn(NODE, ['bench/audit/floor-server.ts', home], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout! }).once('line', resolve),
+  );
+  const { url } = JSON.parse(line) as { url: string };
+  const ca = readFileSync(join(home, 'tls', 'ca.crt'), 'utf8');
+  const n = Math.min(TOTAL, 300_000);
+  const cpuBefore = { client: process.cpuUsage(), server: processCpuSeconds(child.pid!) };
+  const started = performance.now();
+  await drive(url, ca, n);
+  const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(cpuBefore.client);
+  const cpu = {
+    client: (client.user + client.system) / 1e6,
+    server: processCpuSeconds(child.pid!) - cpuBefore.server,
+  };
+  child.kill('SIGTERM');
+  return { rate: n / seconds, seconds, cpu };
+}
+
+async function benchIngest(home: string) {
+  const { child, url } = await launch(home);
+  const ca = readFileSync(join(home, 'tls', 'ca.crt'), 'utf8');
+  const agent = new Agent({ connect: { ca } });
+  const cpuBefore = { client: process.cpuUsage(), audit: processCpuSeconds(child.pid!) };
+  const started = performance.now();
+  const acks = await drive(url, ca, TOTAL);
   const seconds = (performance.now() - started) / 1000;
   const clientUsage = process.cpuUsage(cpuBefore.client);
   if (process.env['AUDIT_BENCH_THREADS']) {
@@ -136,7 +173,6 @@ async function benchIngest(home: string) {
   const latencies = acks.map((a) =>
     Math.max(0, (signed.find((c) => c.size > a.upTo)?.at ?? Number.POSITIVE_INFINITY) - a.at),
   );
-  await pool.close();
   await agent.close();
   return {
     child,
@@ -254,6 +290,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bulwark-audit-bench-'));
 try {
   const ingest = await benchIngest(dir);
   const baseline = benchBaseline(dir);
+  const floor = await benchFloor(dir);
   const verify = await benchVerify(ingest.url, ingest.ca, dir, ingest.child.pid!);
   ingest.child.kill('SIGTERM');
   const proofs = await benchProofs(dir);
@@ -266,6 +303,9 @@ try {
   );
   console.log(`baseline plain SQLite inserts (same rows, no hashing, no HTTP):  ${f(baseline)} records/s`);
   console.log(`ratio audit / baseline: ${(ingest.rate / baseline).toFixed(2)}`);
+  console.log(
+    `Node floor (HTTPS, parse, SHA-256 per record, append + fsync per batch; no validation, no tree): ${f(floor.rate)} records/s over ${f(Math.min(TOTAL, 300_000))} (server CPU ${floor.cpu.server.toFixed(1)} s, client ${floor.cpu.client.toFixed(1)} s, over ${floor.seconds.toFixed(1)} s); ratio audit / floor: ${(ingest.rate / floor.rate).toFixed(2)}`,
+  );
   console.log(`ack -> signed checkpoint: p50 ${ingest.p50.toFixed(0)} ms, p99 ${ingest.p99.toFixed(0)} ms`);
   console.log(
     `verify ${f(verify.size)} records over HTTPS: ${verify.seconds.toFixed(1)} s (${verify.ok ? 'ok' : 'FAILED'})`,
