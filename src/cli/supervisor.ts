@@ -27,6 +27,12 @@ export interface ChildSpec {
    * `bulwark run` does, see {@link PRELOAD_ENV}). Restarts fork as usual.
    */
   preload?: boolean;
+  /**
+   * The environment a pre-forked child loads its code in, before its stage hands it `env` (default: the
+   * supervisor's). A process keeps its initial environment readable in /proc/self/environ however its
+   * `process.env` changes later, so it must not hold what the child is not to have.
+   */
+  preloadEnv?: NodeJS.ProcessEnv;
 }
 
 /** Set in the environment of a pre-forked child: it says `loaded`, then waits for `start` with its env. */
@@ -172,7 +178,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Forks a child that loads its code and waits; resolves once it has said `loaded`. */
   #preload(child: Child): Promise<ChildProcess | null> {
     const proc = fork(child.spec.module, [...child.spec.args], {
-      env: { ...process.env, [PRELOAD_ENV]: '1' },
+      env: { ...(child.spec.preloadEnv ?? process.env), [PRELOAD_ENV]: '1' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
       execArgv: [],

@@ -46,6 +46,7 @@ export {
   createLogger,
   createRedactor,
   type Logger,
+  type LoggerSettings,
   REDACTED,
   type Redactor,
   redactText,

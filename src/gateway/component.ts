@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
@@ -75,7 +76,10 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   if (policy) engine.load(policy);
   const workerCount = config.workers === 0 ? availableParallelism() : config.workers;
   let pool: WorkerPool | undefined;
-  const bundleDispatcher = config.policyUrl && !ctx.mesh ? new Agent({ connect: { ca: jwksCa } }) : undefined;
+  // Off the mesh, the policy and identity clients trust the local CA and the issuers' CAs given, else the
+  // default roots (an empty `ca` list would trust nothing at all).
+  const offMeshAgent = () => new Agent({ connect: jwksCa.length ? { ca: jwksCa } : {} });
+  const bundleDispatcher = config.policyUrl && !ctx.mesh ? offMeshAgent() : undefined;
   const bundles = config.policyUrl
     ? new BundleClient({
         url: config.policyUrl,
@@ -125,7 +129,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   const svidTls = svid
     ? { cert: svid.material.certChain, key: svid.material.key, minVersion: serverTls.minVersion }
     : undefined;
-  const { gateway, release } = gatewayFromSettings(settings, {
+  const { gateway, release: releaseParts } = gatewayFromSettings(settings, {
     routes,
     logger: ctx.logger,
     audit: ctx.audit,
@@ -134,50 +138,61 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
     ...(svidTls ? { tls: svidTls } : {}),
   });
-  // A bundle from policy arrives after the gateway is built: rehearse a decision once it is in force.
-  void bundles?.start().then(() => rehearseAuthorize(gateway.runtime));
   const feedConfig = config.revocationFeed;
+  const feedDispatcher = feedConfig.url && !ctx.mesh ? offMeshAgent() : undefined;
+  // By default the account identity makes for this alone (the revocation feed, nothing more), read at
+  // each token request: identity, starting beside the gateway, may not have written it yet.
+  const feedCredentials = feedConfig.credentialsFile ?? join(home, 'identity', 'revocation-reader.json');
   const feed = feedConfig.url
     ? new RevocationFeed({
         url: feedConfig.url,
-        credentials: JSON.parse(
-          // By default the account identity makes for this alone: the revocation feed, nothing more.
-          readFileSync(
-            feedConfig.credentialsFile ?? join(home, 'identity', 'revocation-reader.json'),
-            'utf8',
-          ),
-        ) as FeedCredentials,
+        credentials: () => JSON.parse(readFileSync(feedCredentials, 'utf8')) as FeedCredentials,
         list: gateway.runtime.revocations,
         clock: ctx.clock,
-        dispatcher: ctx.mesh?.dispatcher('identity') ?? new Agent({ connect: { ca: jwksCa } }),
+        dispatcher: ctx.mesh?.dispatcher('identity') ?? (feedDispatcher as Agent),
         intervalMs: feedConfig.intervalSeconds * 1000,
         onError: (e) =>
           ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),
       })
     : undefined;
-  feed?.start();
   const detachSvid = svid?.attach(gateway.server as unknown as TlsServer);
+  const host = config.publicHost ?? ctx.config.server.host;
   const multi = workerCount > 1;
-  const url = await gateway.listen(config.publicPort, config.publicHost ?? ctx.config.server.host, {
-    reusePort: multi,
-  });
-  if (multi) {
-    if (!config.redisUrl)
-      ctx.logger.warn(
-        { workers: workerCount },
-        'gateway workers count in-memory rate and concurrency limits each on its own; set redisUrl to share them',
-      );
-    pool = await startWorkers(workerCount - 1, gateway, {
-      ctx,
-      settings,
-      port: Number(new URL(url).port),
-      host: config.publicHost ?? ctx.config.server.host,
-      policy: () => policy,
-    }).catch(async (err: unknown) => {
-      await gateway.close(0);
-      throw err;
-    });
+  const release = async () => {
+    detachSvid?.();
+    bundles?.stop();
+    feed?.stop();
+    await Promise.all([
+      gateway.close(ctx.config.server.shutdownGraceMs),
+      pool?.close(ctx.config.server.shutdownGraceMs),
+    ]);
+    await releaseParts();
+    await bundleDispatcher?.close();
+    await feedDispatcher?.close();
+  };
+  let url: string;
+  try {
+    url = await gateway.listen(config.publicPort, host, { reusePort: multi });
+    if (multi) {
+      if (!config.redisUrl)
+        ctx.logger.warn(
+          { workers: workerCount },
+          'gateway workers count in-memory rate and concurrency limits each on its own; set redisUrl to share them',
+        );
+      // The port actually bound (a URL leaves out 443 and 80, and `publicPort` may be 0).
+      const port = (gateway.server.address() as AddressInfo).port;
+      // Wired before any worker starts and before anything can change: see worker-pool.ts, Ordering.
+      pool = workerPool(workerCount - 1, gateway, { ctx, settings, port, host, policy: () => policy });
+      await pool.start();
+    }
+  } catch (err) {
+    await release();
+    throw err;
   }
+  // Changes begin only now: a bundle or a revocation finds every worker wired.
+  // A bundle from policy arrives after the gateway is built: rehearse a decision once it is in force.
+  void bundles?.start().then(() => rehearseAuthorize(gateway.runtime));
+  feed?.start();
   gateway.watch(routesFile);
   ctx.logger.info({ url, routes: routes.routes.length, workers: workerCount }, 'gateway listening');
   const metrics = gateway.runtime.metrics.registry;
@@ -196,25 +211,15 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
       ? { metrics: async () => (await (pool as WorkerPool).metrics(metrics)).metrics() }
       : metrics,
     endpoints: () => ({ public: url }),
-    async close() {
-      detachSvid?.();
-      bundles?.stop();
-      feed?.stop();
-      await Promise.all([
-        gateway.close(ctx.config.server.shutdownGraceMs),
-        pool?.close(ctx.config.server.shutdownGraceMs),
-      ]);
-      await release();
-      await bundleDispatcher?.close();
-    },
+    close: release,
   };
 }
 
 /**
- * The worker processes beside the component's own gateway: each starts from the state of the moment and
- * is then handed every change the component makes or receives.
+ * The worker processes beside the component's own gateway, not yet started: each will start from the
+ * state of the moment and be handed every change the component makes or receives from then on.
  */
-async function startWorkers(
+function workerPool(
   count: number,
   gateway: Gateway,
   o: {
@@ -224,11 +229,11 @@ async function startWorkers(
     host: string;
     policy: () => BundleSource | undefined;
   },
-): Promise<WorkerPool> {
+): WorkerPool {
   const { ctx } = o;
   const mesh = ctx.mesh;
   const minVersion = ctx.config.server.tls.minVersion;
-  const pool = await WorkerPool.start({
+  const pool = new WorkerPool({
     count,
     logger: ctx.logger,
     audit: ctx.audit,
@@ -250,7 +255,11 @@ async function startWorkers(
         : {}),
       port: o.port,
       host: o.host,
-      log: { level: ctx.config.log.level },
+      log: {
+        level: ctx.config.log.level,
+        redactKeys: ctx.config.log.redactKeys,
+        maskFields: ctx.config.log.maskFields,
+      },
     }),
   });
   gateway.onApply((document) => pool.broadcast({ type: 'routes', document }));

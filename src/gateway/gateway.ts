@@ -169,9 +169,10 @@ export class Gateway {
 
   /**
    * Compiles and applies a new route document; throws `gateway_route_file_invalid` (with the issues) and
-   * keeps the current table when the document is not valid.
+   * keeps the current table when the document is not valid. `counted: false` leaves the reload metric
+   * alone (a worker applying what the component already counted).
    */
-  apply(document: unknown): RouteTable {
+  apply(document: unknown, options: { counted?: boolean } = {}): RouteTable {
     const checked = checkRouteDocument(document);
     if (!checked.ok) throw invalid(checked.issues);
     const previous = this.runtime.table;
@@ -186,7 +187,7 @@ export class Gateway {
     next.startHealthChecks();
     this.runtime.table = next;
     for (const service of next.retiredFrom(previous)) void service.close();
-    this.runtime.metrics.reload('applied');
+    if (options.counted !== false) this.runtime.metrics.reload('applied');
     for (const listener of this.#applyListeners) listener(checked.document);
     return next;
   }

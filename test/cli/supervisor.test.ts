@@ -27,6 +27,8 @@ function spec(name: string, mode: string, extra: Record<string, string> = {}) {
 describe('supervisor', () => {
   it('pre-forks a later stage, which loads while the earlier one starts and runs with the env of its turn', async () => {
     const loadedFile = join(mkdtempSync(join(tmpdir(), 'bulwark-preload-')), 'loaded');
+    const environFile = `${loadedFile}.environ`;
+    process.env['FIXTURE_SUPERVISOR_SECRET'] = 'not-for-b';
     let firstReadyAt = 0;
     const supervisor = new Supervisor(
       [
@@ -37,6 +39,12 @@ describe('supervisor', () => {
           args: [],
           stage: 1,
           preload: true,
+          // It loads without what it is not to have: its initial environment stays readable in /proc.
+          preloadEnv: {
+            PATH: process.env['PATH'],
+            FIXTURE_LOADED_FILE: loadedFile,
+            FIXTURE_ENVIRON_FILE: environFile,
+          },
           // Computed at b's turn: what it learnt from stage 0.
           env: () => ({ ...process.env, FIXTURE_MODE: 'ok', FIXTURE_URL: `after-${firstReadyAt > 0}` }),
         },
@@ -54,7 +62,11 @@ describe('supervisor', () => {
       assert.equal(b.url, 'after-true');
       const loadedAt = Number(readFileSync(loadedFile, 'utf8'));
       assert.ok(loadedAt < firstReadyAt, 'b had loaded before a was ready');
+      const environ = readFileSync(environFile, 'utf8');
+      assert.match(environ, /FIXTURE_LOADED_FILE=/);
+      assert.doesNotMatch(environ, /FIXTURE_SUPERVISOR_SECRET/);
     } finally {
+      delete process.env['FIXTURE_SUPERVISOR_SECRET'];
       delete process.env['FIXTURE_LOADED_FILE'];
       await supervisor.stop();
     }

@@ -1,7 +1,8 @@
 /**
- * The mesh side of gateway workers (src/gateway/workers): a worker serves with the gateway's SVID, takes
- * a renewed SVID for new connections when the component hands it over, and refuses an upstream whose
- * certificate the component has since learnt is revoked.
+ * Gateway workers (src/gateway/workers) on their own: a worker serves with the gateway's SVID, takes a
+ * renewed SVID for new connections when the component hands it over, and refuses an upstream whose
+ * certificate the component has since learnt is revoked; a change sent while workers start is not lost;
+ * a worker that cannot apply a change is replaced by one started from the current state.
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
@@ -18,7 +19,9 @@ import { WorkerPool } from '../../src/gateway/workers/worker-pool.ts';
 import { createMeshServer } from '../../src/sdk/mesh/mesh-server.ts';
 import { startAuthority, type TestAuthority } from '../authority/fixtures.ts';
 import { freePort } from '../fixtures/net.ts';
+import { waitFor } from '../fixtures/wait.ts';
 import { joinWorkload, meshPolicy, sid } from '../sdk/mesh-fixtures.ts';
+import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
 const POLICY = `
 permit (principal == Bulwark::Service::"${sid('gateway')}", action == Bulwark::Action::"call",
@@ -100,15 +103,16 @@ describe('gateway worker on the mesh', () => {
       },
       port,
       host: '127.0.0.1',
-      log: { level: 'silent' },
+      log: { level: 'silent', redactKeys: [], maskFields: {} },
     });
-    const pool = await WorkerPool.start({
+    const pool = new WorkerPool({
       count: 1,
       init,
       logger: createLogger({ level: 'silent', component: 'test' }),
       audit: new MemoryAuditSink(),
     });
     pools.push(pool);
+    await pool.start();
     return pool;
   };
 
@@ -163,5 +167,103 @@ describe('gateway worker on the mesh', () => {
     const refused = await get(port);
     assert.ok(refused.status >= 502 && refused.status <= 504, `status ${refused.status}`);
     assert.doesNotMatch(refused.text, /caller/);
+  });
+});
+
+describe('gateway workers, hand-over order and failure', () => {
+  let upstream: TestUpstream;
+  const pools: WorkerPool[] = [];
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    for (const p of pools) await p.close(100);
+    await upstream?.close();
+  });
+
+  const routes = (path: string) => ({
+    format_version: '1' as const,
+    services: [{ name: 'orders', targets: [upstream.url] }],
+    routes: [{ name: 'orders', paths: [path], service: 'orders', auth: { required: false } }],
+  });
+  const plainInit = (port: number, path: string) => (): WorkerInit => ({
+    type: 'init',
+    settings: {
+      issuers: [],
+      jwksCa: [],
+      jwksCooldownMs: 1000,
+      redisUrl: null,
+      trustedProxies: [],
+      allowedHosts: [],
+      pathOptions: undefined,
+      limits: undefined,
+      identityKeyPem: generateKeyPairSync('ed25519')
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      assertionTtlSeconds: 60,
+      auditAllowSampleRate: 0,
+      hstsMaxAgeSeconds: 100,
+    },
+    routes: routes(path),
+    policy: undefined,
+    revocations: [],
+    port,
+    host: '127.0.0.1',
+    log: { level: 'silent', redactKeys: [], maskFields: {} },
+  });
+  /** Status codes of `n` requests, each on a new connection. */
+  const statuses = async (port: number, path: string, n = 20) => {
+    const out = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const res = await request(`http://127.0.0.1:${port}${path}`, { reset: true });
+      await res.body.dump();
+      out.add(res.statusCode);
+    }
+    return [...out];
+  };
+
+  it('applies a change broadcast while the workers are still starting', async () => {
+    const port = await freePort();
+    const pool = new WorkerPool({
+      count: 2,
+      init: plainInit(port, '/orders'),
+      logger: createLogger({ level: 'silent', component: 'test' }),
+      audit: new MemoryAuditSink(),
+    });
+    pools.push(pool);
+    const starting = pool.start();
+    // Sent in the same tick as the forks: after each worker's init, before either listens.
+    pool.broadcast({ type: 'routes', document: routes('/v2/orders') });
+    await starting;
+    assert.deepEqual(await statuses(port, '/v2/orders'), [200]);
+    assert.deepEqual(await statuses(port, '/orders'), [404]);
+  });
+
+  it('replaces a worker that cannot apply a change, from the current state', async () => {
+    const port = await freePort();
+    let current = '/orders';
+    const pool = new WorkerPool({
+      count: 1,
+      init: () => plainInit(port, current)(),
+      logger: createLogger({ level: 'silent', component: 'test' }),
+      audit: new MemoryAuditSink(),
+    });
+    pools.push(pool);
+    await pool.start();
+    current = '/after';
+    // Not a route document: the worker stops rather than serve stale routes, and comes back from `init`.
+    pool.broadcast({ type: 'routes', document: { format_version: '1', routes: 'nonsense' } as never });
+    await waitFor(
+      async () => {
+        try {
+          return (await statuses(port, '/after', 1))[0] === 200;
+        } catch {
+          return false;
+        }
+      },
+      'a new worker serving the current routes',
+      10_000,
+    );
+    assert.equal(pool.size, 1);
   });
 });

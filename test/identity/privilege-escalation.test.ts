@@ -311,4 +311,37 @@ describe('admin privilege escalation', () => {
       'a new role with a permission it holds passes',
     );
   });
+
+  it('stops identity:roles:write from locking holders out by emptying or deleting their roles', async () => {
+    const token = await serviceToken('role-manager');
+    const del = (name: string) => f.api<Problem>('DELETE', `/admin/roles/${name}`, undefined, token);
+    const put = (name: string, body: Record<string, unknown>) =>
+      f.api<Problem>('PUT', `/admin/roles/${name}`, body, token);
+    // Emptied or gone, the gateways' feed account would be refused the feed: revocations would stop.
+    refused(await put('revocation-reader', { permissions: [] }), 'emptying the revocation reader');
+    refused(await del('revocation-reader'), 'deleting the revocation reader');
+    refused(
+      await put('payments', { permissions: [], mfaRequired: true }),
+      'emptying a role it does not hold',
+    );
+    refused(await del('payments'), 'deleting a role whose permissions it lacks');
+    refused(await del('orders-desk'), 'deleting a role a service account holds');
+    const listed = (
+      await f.api<{ roles: { name: string; permissions: string[] }[] }>(
+        'GET',
+        '/admin/roles',
+        undefined,
+        admin,
+      )
+    ).body.roles;
+    assert.deepEqual(listed.find((r) => r.name === 'revocation-reader')?.permissions, [
+      'identity:revocations:read',
+    ]);
+    assert.deepEqual(listed.find((r) => r.name === 'payments')?.permissions, ['payments:write']);
+    // A role whose permissions it holds, and no service account holds, stays its to change and delete.
+    const clerk = { permissions: ['orders:read', 'orders:write'] };
+    assert.equal((await f.api('PUT', '/admin/roles/orders-clerk', clerk, admin)).status, 200);
+    assert.equal((await put('orders-clerk', { permissions: ['orders:read'] })).status, 200);
+    assert.equal((await del('orders-clerk')).status, 204);
+  });
 });

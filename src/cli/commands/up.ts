@@ -86,6 +86,8 @@ export async function up(
         stage: stages[c.name] ?? 2,
         // Loading a component's code is most of its start: later stages load while earlier ones start.
         preload: true,
+        // Its initial environment stays in /proc/<pid>/environ: without other components' secrets too.
+        preloadEnv: withoutOthersSecrets(process.env, c.name, config),
       })),
       ...(demo?.specs ?? []),
     ],

@@ -162,14 +162,20 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         const { jti, gid, exp } = req.body as { jti?: string; gid?: string; exp: number };
         if (jti) gateway.runtime.revocations.revoke(jti, exp * 1000, 'jti');
         if (gid) gateway.runtime.revocations.revoke(gid, exp * 1000, 'grant');
-        gateway.runtime.audit.record({
-          actor: actorOf(req),
-          action: 'gateway.token.revoke',
-          outcome: 'success',
-          target: jti ? { type: 'token', id: jti } : { type: 'grant', id: gid as string },
-          source: { component: 'gateway', ip: req.ip },
-          requestId: req.id,
-        });
+        const targets = [
+          ...(jti ? [{ type: 'token', id: jti }] : []),
+          ...(gid ? [{ type: 'grant', id: gid }] : []),
+        ];
+        for (const target of targets) {
+          gateway.runtime.audit.record({
+            actor: actorOf(req),
+            action: 'gateway.token.revoke',
+            outcome: 'success',
+            target,
+            source: { component: 'gateway', ip: req.ip },
+            requestId: req.id,
+          });
+        }
         return reply.code(204).send();
       },
     );

@@ -19,7 +19,11 @@ export interface FeedCredentials {
 export interface RevocationFeedOptions {
   /** identity's base URL, e.g. `https://127.0.0.1:7302`. */
   url: string;
-  credentials: FeedCredentials;
+  /**
+   * The service account, or how to read it at each token request (a file identity writes on its first
+   * start may not exist yet when the gateway starts beside it: the poll fails and is retried).
+   */
+  credentials: FeedCredentials | (() => FeedCredentials);
   list: RevocationList;
   clock: Clock;
   dispatcher?: Dispatcher;
@@ -98,7 +102,8 @@ export class RevocationFeed {
   async #accessToken(): Promise<string> {
     const now = this.#o.clock.now();
     if (this.#token && this.#token.until > now) return this.#token.value;
-    const { clientId, clientSecret, resource, scope } = this.#o.credentials;
+    const c = this.#o.credentials;
+    const { clientId, clientSecret, resource, scope } = typeof c === 'function' ? c() : c;
     const res = await request(`${this.#o.url}/oidc/token`, {
       method: 'POST',
       ...(this.#o.dispatcher ? { dispatcher: this.#o.dispatcher } : {}),

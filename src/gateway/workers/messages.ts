@@ -4,7 +4,7 @@
  * bundle, its SVID) and hands each change to every worker; workers only serve the public port and hand
  * back their audit events and metrics. Every field is plain data (it crosses as JSON).
  */
-import type { AuditEvent } from '../../core/index.ts';
+import type { AuditEvent, LoggerSettings } from '../../core/index.ts';
 import type { RevocationFeed } from '../../core/mtls/index.ts';
 import type { SvidMaterial } from '../../core/mtls/tls-options.ts';
 import type { BundleSource } from '../../core/policy-engine/index.ts';
@@ -48,7 +48,8 @@ export interface WorkerInit {
   };
   port: number;
   host: string;
-  log: { level: string };
+  /** The component's log settings, redaction included. */
+  log: Pick<LoggerSettings, 'level' | 'redactKeys' | 'maskFields'>;
 }
 
 export type ToWorker =

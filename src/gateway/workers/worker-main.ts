@@ -5,7 +5,7 @@
  */
 import process from 'node:process';
 import type { Server as TlsServer } from 'node:tls';
-import { type AuditEvent, type AuditSink, createLogger, systemClock } from '../../core/index.ts';
+import { type AuditEvent, type AuditSink, createLogger, type Logger, systemClock } from '../../core/index.ts';
 import { RevocationSet, RotatingCredentials } from '../../core/mtls/index.ts';
 import { PolicyEngine } from '../../core/policy-engine/index.ts';
 import { type BuiltGateway, gatewayFromSettings } from '../gateway-settings.ts';
@@ -36,13 +36,14 @@ class ForwardingAuditSink implements AuditSink {
 }
 
 let built: BuiltGateway | undefined;
+let logger: Logger | undefined;
 let credentials: RotatingCredentials | undefined;
 let peerRevocations: RevocationSet | undefined;
 const audit = new ForwardingAuditSink();
 const engine = new PolicyEngine();
 
 async function start(init: WorkerInit): Promise<void> {
-  const logger = createLogger({ level: init.log.level, component: 'gateway' });
+  logger = createLogger({ ...init.log, component: 'gateway' });
   if (init.policy) engine.load(init.policy);
   const mesh = init.mesh;
   if (mesh) {
@@ -89,7 +90,8 @@ async function handle(message: ToWorker): Promise<void> {
   if (!gateway) return;
   switch (message.type) {
     case 'routes':
-      gateway.apply(message.document);
+      // The component counted the reload once; its workers do not count it again.
+      gateway.apply(message.document, { counted: false });
       break;
     case 'revoke':
       gateway.runtime.revocations.revoke(
@@ -122,10 +124,20 @@ async function handle(message: ToWorker): Promise<void> {
   }
 }
 
-// Messages are handled in order: a change sent after `init` never overtakes it.
+// Messages are handled in order: a change sent after `init` never overtakes it. A change this worker
+// cannot apply would leave it serving other routes, keys or policies than the rest: it stops instead,
+// and the component starts another from the current state.
 let chain = Promise.resolve();
 process.on('message', (message: ToWorker) => {
-  chain = chain.then(() => handle(message)).catch(() => undefined);
+  chain = chain
+    .then(() => handle(message))
+    .catch((err: unknown) => {
+      logger?.error(
+        { err: { message: err instanceof Error ? err.message : String(err) }, change: message.type },
+        'a gateway worker could not apply a change; exiting to be restarted',
+      );
+      process.exit(1);
+    });
 });
 // The component is gone (crashed or killed): a worker never serves on without it.
 process.on('disconnect', () => process.exit(0));

@@ -2,8 +2,13 @@
  * The gateway's worker processes (`workers` > 1), run by the component process. Each worker serves the
  * same public port (SO_REUSEPORT: the kernel spreads connections) with a gateway built from the same
  * settings; the component hands every run-time change to each of them (routes applied, token revocations,
- * policy bundles, SVID renewals and peer revocations) and takes back their audit events and metrics. A
- * worker that dies is started again, with the state of the moment, after a short back-off.
+ * policy bundles, SVID renewals and peer revocations) and takes back their audit events and metrics.
+ *
+ * Ordering: a worker is in the pool from the moment it is forked, and its `init` (the state of that
+ * moment) is the first message on its channel, in the same tick; every later change is broadcast to it
+ * after that, and the worker applies messages in order. So the component registers its change listeners
+ * before {@link WorkerPool.start}, and no change can fall between a snapshot and the broadcasts. A worker
+ * that dies is started again, from the state of that moment, after a back-off that grows to 30 s.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { AggregatorRegistry, type Registry } from 'prom-client';
@@ -13,7 +18,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 export interface WorkerPoolOptions {
   /** Extra processes beside the component's own gateway. */
   count: number;
-  /** The state a (re)started worker begins from; read at each start. */
+  /** The state a (re)started worker begins from; read when it is forked. */
   init: () => WorkerInit;
   logger: Logger;
   audit: AuditSink;
@@ -22,6 +27,7 @@ export interface WorkerPoolOptions {
 }
 
 const WORKER_MAIN = new URL('./worker-main.ts', import.meta.url);
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /** One registry's metrics as data (`getMetricsAsJSON`), the form that crosses from a worker. */
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -32,33 +38,27 @@ export class WorkerPool {
   readonly #pendingMetrics = new Map<number, (metrics: MetricsJson | undefined) => void>();
   #nextId = 0;
   #closing = false;
+  #restartDelayMs = 1_000;
 
-  private constructor(options: WorkerPoolOptions) {
+  constructor(options: WorkerPoolOptions) {
     this.#options = options;
   }
 
-  /** Starts `count` workers and resolves once each listens; rejects (and stops them) if one cannot. */
-  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
-    const pool = new WorkerPool(options);
+  /** Starts the workers and resolves once each listens; rejects (and stops them) if one cannot. */
+  async start(): Promise<void> {
     try {
-      await Promise.all(Array.from({ length: options.count }, () => pool.#spawn()));
+      await Promise.all(Array.from({ length: this.#options.count }, () => this.#spawn()));
     } catch (err) {
-      await pool.close(0);
+      await this.close(0);
       throw err;
     }
-    return pool;
   }
 
   get size(): number {
     return this.#workers.size;
   }
 
-  /** Process ids of the running workers (for status and tests). */
-  get pids(): number[] {
-    return [...this.#workers].map((w) => w.pid ?? 0);
-  }
-
-  /** Hands a change to every worker (a worker starting meanwhile gets it in its `init`). */
+  /** Hands a change to every worker, those still starting included (their `init` went first). */
   broadcast(message: ToWorker): void {
     for (const worker of this.#workers) if (worker.connected) worker.send(message);
   }
@@ -109,20 +109,27 @@ export class WorkerPool {
       // The component's own flags, less those that would make the worker something else: a debugger's
       // port (one process can hold it), the test runner or a file watcher.
       execArgv: process.execArgv.filter((a) => !/^--(inspect|test|watch)/.test(a)),
-      // The worker reads nothing from the environment but its log settings, which `init` carries.
-      env: { PATH: process.env['PATH'] ?? '' },
+      // The component's environment (`bulwark up` has already left out other components' secrets):
+      // NODE_EXTRA_CA_CERTS, NODE_OPTIONS and TZ must be the same in every process behind the port.
+      env: workerEnv(),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.#workers.add(worker);
+    // A send racing the worker's death fails with EPIPE as an 'error' event: logged, never a crash.
+    worker.on('error', (err) =>
+      logger.warn({ err: { message: err.message }, pid: worker.pid }, 'gateway worker IPC error'),
+    );
     const started = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('a gateway worker did not start listening in time')),
-        this.#options.startTimeoutMs ?? 30_000,
-      );
+      const timer = setTimeout(() => {
+        // A worker that hangs at start is not left in the pool: killed, it is restarted like any other.
+        worker.kill('SIGKILL');
+        reject(new Error('a gateway worker did not start listening in time'));
+      }, this.#options.startTimeoutMs ?? 30_000);
       worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
+          this.#restartDelayMs = 1_000;
           resolve();
         } else if (message.type === 'failed') {
           clearTimeout(timer);
@@ -142,15 +149,24 @@ export class WorkerPool {
     worker.once('exit', (code, signal) => {
       this.#workers.delete(worker);
       if (this.#closing) return;
-      logger.error({ pid: worker.pid, code, signal }, 'a gateway worker stopped; starting another');
+      const delay = this.#restartDelayMs;
+      this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delay * 2);
+      logger.error({ pid: worker.pid, code, signal, restartInMs: delay }, 'a gateway worker stopped');
       setTimeout(() => {
         if (!this.#closing)
           this.#spawn().catch((err: Error) =>
             logger.error({ err: { message: err.message } }, 'a gateway worker could not be restarted'),
           );
-      }, 1_000).unref();
+      }, delay).unref();
     });
     worker.send(this.#options.init());
     return started;
   }
+}
+
+/** The component's environment, less the test runner's marker (a worker is not a test file). */
+function workerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_TEST_CONTEXT'];
+  return env;
 }

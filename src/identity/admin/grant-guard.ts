@@ -85,11 +85,35 @@ export async function assertMayWriteRole(
     throw refuse(`adding permissions the caller lacks to ${next.name}: ${missing.join(' ')}`);
   if (existing?.mfaRequired && !next.mfaRequired && lacking(granted, existing.permissions).length)
     throw refuse(`lifting the MFA requirement of ${next.name} needs every permission it carries`);
+  // Taking permissions away locks out whoever holds the role: as much as taking over its holders.
+  if (existing?.permissions.some((p) => !next.permissions.includes(p)))
+    await assertMayRemoveRole(s, req, existing, granted, 'removing permissions from');
   // A service account holding the role would get the new permissions without ever passing MFA.
   if (added.length && !full && isPrivileged({ ...next, permissions: [...next.permissions] })) {
     if (await s.roles.heldByClient(next.name))
       throw refuse(`${next.name} is held by a client: making it privileged requires ${ALL_IDENTITY}`);
   }
+}
+
+/**
+ * Checks deleting a role, or taking permissions from it: the caller must hold every permission the role
+ * carries, and `identity:*` for a privileged role or one a service account holds (a gateway's
+ * revocation reader, say), whose loss would silently cut that service off.
+ */
+export async function assertMayRemoveRole(
+  s: IdentityServices,
+  req: FastifyRequest,
+  role: Role,
+  granted?: readonly string[],
+  what = 'deleting',
+): Promise<void> {
+  const held = granted ?? (await callerPermissions(s, req));
+  if (permits(held, ALL_IDENTITY)) return;
+  if (role.name === ADMIN_ROLE || isPrivileged(role) || (await s.roles.heldByClient(role.name)))
+    throw refuse(`${what} ${role.name} requires ${ALL_IDENTITY}`);
+  const missing = lacking(held, role.permissions);
+  if (missing.length)
+    throw refuse(`${what} ${role.name} needs permissions the caller lacks: ${missing.join(' ')}`);
 }
 
 /**

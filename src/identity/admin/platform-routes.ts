@@ -5,7 +5,12 @@ import type { RotationPhase } from '../keys/signing-keys.ts';
 import type { IdentityServices } from '../services.ts';
 import { PERMISSIONS } from '../users/roles.ts';
 import { requirePermission } from './admin-auth.ts';
-import { assertMayGrantRoles, assertMayTakeOver, assertMayWriteRole } from './grant-guard.ts';
+import {
+  assertMayGrantRoles,
+  assertMayRemoveRole,
+  assertMayTakeOver,
+  assertMayWriteRole,
+} from './grant-guard.ts';
 import { auditAdmin } from './user-routes.ts';
 
 const nameParams = {
@@ -69,6 +74,8 @@ export function registerPlatformRoutes(app: FastifyInstance, s: IdentityServices
     '/admin/roles/:name',
     { preHandler: rolesWrite, schema: { params: nameParams } },
     async (req, reply) => {
+      const role = await s.roles.get(req.params.name);
+      if (role) await assertMayRemoveRole(s, req, role);
       await s.roles.delete(req.params.name);
       auditAdmin(s, req, 'role.delete', { type: 'role', id: req.params.name });
       return reply.code(204).send();
