@@ -76,11 +76,15 @@ function text(v: unknown, field: string, max: number, pattern?: RegExp): string 
   return v;
 }
 
-function object(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
+/** Checks that `v` is a plain object, and with `keys` that it has no other key. */
+function object(v: unknown, field: string, keys?: ReadonlySet<string>): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(field, 'must be an object');
-  for (const k of Object.keys(v)) if (!keys.includes(k)) fail(`${field}.${k}`, 'is not a known field');
+  if (keys) for (const k in v) if (!keys.has(k)) fail(`${field}.${k}`, 'is not a known field');
   return v as Record<string, unknown>;
 }
+const ACTOR_KEYS = new Set(['type', 'id', 'name']);
+const TARGET_KEYS = new Set(['type', 'id']);
+const SOURCE_KEYS = new Set(['component', 'ip']);
 
 /**
  * Validates and normalises one event. `field` prefixes error paths (e.g. `records[3]`).
@@ -89,7 +93,7 @@ function object(v: unknown, field: string, keys: readonly string[]): Record<stri
  * const rec = normaliseRecord(event, 'records[0]', { policy, now: Date.now(), maxClockSkewMs: 300000 });
  */
 export function normaliseRecord(input: unknown, field: string, options: NormaliseOptions): AuditRecord {
-  const e = object(input, field, [...TOP_KEYS]) as Partial<AuditEvent> & Record<string, unknown>;
+  const e = object(input, field, TOP_KEYS) as Partial<AuditEvent> & Record<string, unknown>;
   const id = e.id === undefined ? serverId() : text(e.id, `${field}.id`, 128, ID);
   let time: string;
   if (e.time === undefined) time = new Date(options.now).toISOString();
@@ -100,7 +104,7 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
     if (ms > options.now + options.maxClockSkewMs) fail(`${field}.time`, 'is in the future');
     time = new Date(ms).toISOString();
   }
-  const a = object(e.actor, `${field}.actor`, ['type', 'id', 'name']);
+  const a = object(e.actor, `${field}.actor`, ACTOR_KEYS);
   if (typeof a['type'] !== 'string' || !ACTOR_TYPES.has(a['type']))
     fail(`${field}.actor.type`, 'must be user, service, client or system');
   const actor: AuditRecord['actor'] = {
@@ -123,7 +127,7 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
     fail(`${field}.outcome`, 'must be success, failure or unknown');
   record.outcome = e.outcome;
   if (e.target !== undefined) {
-    const t = object(e.target, `${field}.target`, ['type', 'id']);
+    const t = object(e.target, `${field}.target`, TARGET_KEYS);
     record.target = {
       type: text(t['type'], `${field}.target.type`, 64),
       id: text(t['id'], `${field}.target.id`, 512),
@@ -131,7 +135,7 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
   }
   if (e.reason !== undefined) record.reason = text(e.reason, `${field}.reason`, 1024);
   if (e.source !== undefined) {
-    const s = object(e.source, `${field}.source`, ['component', 'ip']);
+    const s = object(e.source, `${field}.source`, SOURCE_KEYS);
     record.source = { component: text(s['component'], `${field}.source.component`, 64, TOKEN) };
     if (s['ip'] !== undefined) {
       if (typeof s['ip'] !== 'string' || isIP(s['ip']) === 0)
@@ -142,7 +146,7 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
   if (e.requestId !== undefined) record.requestId = text(e.requestId, `${field}.requestId`, 128, TOKEN);
   if (e.traceId !== undefined) record.traceId = text(e.traceId, `${field}.traceId`, 128, TOKEN);
   if (e.details !== undefined) {
-    object(e.details, `${field}.details`, Object.keys(e.details ?? {}));
+    object(e.details, `${field}.details`);
     const details = protectDetails(e.details, options.policy, `${field}.details`) as Record<string, unknown>;
     if (JSON.stringify(details).length > MAX_DETAILS_CHARS)
       fail(`${field}.details`, `is larger than ${MAX_DETAILS_CHARS} characters`);
