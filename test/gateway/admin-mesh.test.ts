@@ -50,6 +50,8 @@ describe('gateway admin API on the mesh', () => {
         home: authority.home,
         log: { level: 'silent' },
         mesh: { authorityUrl: authority.url },
+        // Only the monitoring workload scrapes: the gateway's metrics name its API consumers.
+        server: { metricsCallers: [sid('console-*')] },
         components: {
           gateway: {
             publicPort: 0,
@@ -133,6 +135,15 @@ describe('gateway admin API on the mesh', () => {
   it('lets a listed viewer (by prefix) read but not change', async () => {
     assert.equal((await call('console-eu', 'GET', '/v1/gateway/stages')).status, 200);
     assert.equal((await sync('console-eu', '/viewer-change')).status, 403);
+  });
+
+  it('serves /metrics only to the workloads listed in server.metricsCallers', async () => {
+    const scraped = await call('console-eu', 'GET', '/metrics');
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.text, /bulwark_gateway_requests_total|bulwark_gateway_config_reloads_total/);
+    const refused = await call('orders', 'GET', '/metrics');
+    assert.equal(refused.status, 403);
+    assert.equal(JSON.parse(refused.text).code, 'forbidden');
   });
 
   it('still honours admin tokens beside SPIFFE IDs, each with its own role', async () => {

@@ -192,6 +192,13 @@ export const coreSchema = {
           default: 10000,
           description: 'On SIGTERM, in-flight requests get this long to finish before connections are cut.',
         },
+        metricsCallers: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: ['*'],
+          description:
+            "SPIFFE IDs (a trailing `*` matches a prefix; `*` alone: every workload of the trust domain) that may scrape `/metrics` when a component serves mTLS. The gateway's metrics name its API consumers: list the Prometheus workload here to keep them from other workloads.",
+        },
       },
     },
     storage: {

@@ -21,6 +21,7 @@ export interface ServerConfig {
     keepAliveTimeoutMs: number;
   };
   shutdownGraceMs: number;
+  metricsCallers: string[];
 }
 
 export interface StorageConfig {

@@ -18,12 +18,13 @@ import type { Registry } from 'prom-client';
 import type { BulwarkConfig } from '../config/types.ts';
 import { coreError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
+import { listedCaller } from '../mtls/spiffe-id.ts';
 import { mtlsServerOptions } from '../mtls/tls-options.ts';
 import { localServerCredentials, type ServerCredentials } from '../tls/local-ca.ts';
 import { secureContextOptions } from '../tls/policy.ts';
 import { VERSION } from '../version.ts';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
-import { installMtlsGate, type ServiceMtls } from './mtls-gate.ts';
+import { callerOf, installMtlsGate, type ServiceMtls } from './mtls-gate.ts';
 import { asBulwarkError, toProblem } from './problem.ts';
 
 /** A check `/readyz` runs; resolve false or throw to report not ready. */
@@ -209,7 +210,13 @@ export class Service {
     // One scrape per process: core's request metrics and the component's own. Each registry renders with
     // its own default labels, so they are joined as text rather than merged.
     const registries = [this.metrics.registry, ...(this.#options.metrics ?? [])];
-    app.get('/metrics', async (_req, reply) => {
+    const metricsCallers = this.#options.config.server.metricsCallers;
+    app.get('/metrics', async (req, reply) => {
+      // On mTLS the gate has already refused callers without an SVID; the list narrows who of the rest.
+      const caller = callerOf(req)?.spiffeId.uri;
+      if (caller !== undefined && !listedCaller(metricsCallers, caller)) {
+        throw coreError('forbidden', `${caller} may not read this component's metrics`);
+      }
       reply.type(this.metrics.registry.contentType);
       return (await Promise.all(registries.map((r) => r.metrics()))).join('\n');
     });
