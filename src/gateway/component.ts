@@ -15,6 +15,7 @@ import {
   type ComponentInstance,
   localServerCredentials,
 } from '../core/index.ts';
+import type { RotatingCredentials } from '../core/mtls/index.ts';
 import {
   BundleClient,
   type BundleSource,
@@ -24,7 +25,7 @@ import {
 import { adminRoutes } from './admin/admin-routes.ts';
 import { type FeedCredentials, RevocationFeed } from './auth/revocation-feed.ts';
 import type { IntrospectionConfig } from './auth/token-introspection.ts';
-import { GATEWAY_CONFIG, gatewayConfig, type IntrospectionSettings } from './config.ts';
+import { GATEWAY_CONFIG, type GatewayConfig, gatewayConfig, type IntrospectionSettings } from './config.ts';
 import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
 import type { Gateway } from './gateway.ts';
 import { gatewayFromSettings } from './gateway-settings.ts';
@@ -63,12 +64,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     }
     routes = parsed.document;
   }
-  const serverTls = ctx.config.server.tls;
-  const localCa = serverTls.enabled
-    ? readFileSync(serverTls.caFile ?? join(home, 'tls', 'ca.crt'), 'utf8')
-    : undefined;
-  const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
-  const jwksCa = [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))];
+  const { settings, svid } = await gatewaySettings(ctx, config);
+  const { jwksCa } = settings;
   const engine = new PolicyEngine();
   const policyFiles = readPolicyFiles(config.policyFiles);
   // The policy source in force, handed to worker processes as they start.
@@ -95,39 +92,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         },
       })
     : undefined;
-  // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
-  // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
-  const svid = ctx.mesh && !(serverTls.certFile && serverTls.keyFile) ? ctx.mesh.credentials : undefined;
-  let fileTls: GatewaySettings['tls'];
-  if (serverTls.enabled && !svid) {
-    const pair =
-      serverTls.certFile && serverTls.keyFile
-        ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
-        : await localServerCredentials(home, 'gateway');
-    fileTls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
-  }
-  const settings: GatewaySettings = {
-    issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
-      introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
-    ),
-    jwksCa,
-    jwksCooldownMs: config.jwksCooldownSeconds * 1000,
-    redisUrl: config.redisUrl,
-    trustedProxies: config.trustedProxies,
-    allowedHosts: config.allowedHosts,
-    pathOptions: config.path,
-    limits: config.limits,
-    // One key for every process behind the port, so upstreams verify any of them with one JWKS.
-    identityKeyPem: config.identityKeyFile
-      ? readFileSync(config.identityKeyFile, 'utf8')
-      : generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    assertionTtlSeconds: config.assertionTtlSeconds,
-    auditAllowSampleRate: config.auditAllowSampleRate,
-    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
-    ...(fileTls ? { tls: fileTls } : {}),
-  };
   const svidTls = svid
-    ? { cert: svid.material.certChain, key: svid.material.key, minVersion: serverTls.minVersion }
+    ? { cert: svid.material.certChain, key: svid.material.key, minVersion: ctx.config.server.tls.minVersion }
     : undefined;
   const { gateway, release: releaseParts } = gatewayFromSettings(settings, {
     routes,
@@ -213,6 +179,54 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     endpoints: () => ({ public: url }),
     close: release,
   };
+}
+
+/**
+ * The gateway's settings from its configuration (the data every process behind the port shares), and the
+ * SVID that serves as its public certificate when no certificate file is configured on the mesh.
+ */
+async function gatewaySettings(
+  ctx: ComponentContext,
+  config: GatewayConfig,
+): Promise<{ settings: GatewaySettings; svid: RotatingCredentials | undefined }> {
+  const home = ctx.config.home;
+  const serverTls = ctx.config.server.tls;
+  const localCa = serverTls.enabled
+    ? readFileSync(serverTls.caFile ?? join(home, 'tls', 'ca.crt'), 'utf8')
+    : undefined;
+  const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
+  // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
+  // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
+  const svid = ctx.mesh && !(serverTls.certFile && serverTls.keyFile) ? ctx.mesh.credentials : undefined;
+  let fileTls: GatewaySettings['tls'];
+  if (serverTls.enabled && !svid) {
+    const pair =
+      serverTls.certFile && serverTls.keyFile
+        ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
+        : await localServerCredentials(home, 'gateway');
+    fileTls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
+  }
+  const settings: GatewaySettings = {
+    issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
+      introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
+    ),
+    jwksCa: [...(localCa ? [localCa] : []), ...[...caFiles].map((f) => readFileSync(f, 'utf8'))],
+    jwksCooldownMs: config.jwksCooldownSeconds * 1000,
+    redisUrl: config.redisUrl,
+    trustedProxies: config.trustedProxies,
+    allowedHosts: config.allowedHosts,
+    pathOptions: config.path,
+    limits: config.limits,
+    // One key for every process behind the port, so upstreams verify any of them with one JWKS.
+    identityKeyPem: config.identityKeyFile
+      ? readFileSync(config.identityKeyFile, 'utf8')
+      : generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    assertionTtlSeconds: config.assertionTtlSeconds,
+    auditAllowSampleRate: config.auditAllowSampleRate,
+    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    ...(fileTls ? { tls: fileTls } : {}),
+  };
+  return { settings, svid };
 }
 
 /**
