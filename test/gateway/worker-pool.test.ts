@@ -14,6 +14,7 @@ import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { createLogger, MemoryAuditSink } from '../../src/core/index.ts';
 import type { SvidMaterial, WorkloadIdentity } from '../../src/core/mtls/index.ts';
+import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
 import type { WorkerInit } from '../../src/gateway/workers/messages.ts';
 import { WorkerPool } from '../../src/gateway/workers/worker-pool.ts';
 import { createMeshServer } from '../../src/sdk/mesh/mesh-server.ts';
@@ -28,6 +29,35 @@ permit (principal == Bulwark::Service::"${sid('gateway')}", action == Bulwark::A
         resource == Bulwark::Service::"${sid('orders')}");
 `;
 const serialOf = (material: SvidMaterial) => new X509Certificate(material.certChain).serialNumber;
+
+/** What the component sends a new worker, with no issuers, no policy and nothing revoked yet. */
+function workerInit(port: number, routes: RouteDocument): WorkerInit {
+  return {
+    type: 'init',
+    settings: {
+      issuers: [],
+      jwksCa: [],
+      jwksCooldownMs: 1000,
+      redisUrl: null,
+      trustedProxies: [],
+      allowedHosts: [],
+      pathOptions: undefined,
+      limits: undefined,
+      identityKeyPem: generateKeyPairSync('ed25519')
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      assertionTtlSeconds: 60,
+      auditAllowSampleRate: 0,
+      hstsMaxAgeSeconds: 100,
+    },
+    routes,
+    policy: undefined,
+    revocations: [],
+    port,
+    host: '127.0.0.1',
+    log: { level: 'silent', redactKeys: [], maskFields: {} },
+  };
+}
 
 describe('gateway worker on the mesh', () => {
   let authority: TestAuthority;
@@ -64,24 +94,7 @@ describe('gateway worker on the mesh', () => {
 
   const startWorker = async (port: number): Promise<WorkerPool> => {
     const init = (): WorkerInit => ({
-      type: 'init',
-      settings: {
-        issuers: [],
-        jwksCa: [],
-        jwksCooldownMs: 1000,
-        redisUrl: null,
-        trustedProxies: [],
-        allowedHosts: [],
-        pathOptions: undefined,
-        limits: undefined,
-        identityKeyPem: generateKeyPairSync('ed25519')
-          .privateKey.export({ type: 'pkcs8', format: 'pem' })
-          .toString(),
-        assertionTtlSeconds: 60,
-        auditAllowSampleRate: 0,
-        hstsMaxAgeSeconds: 100,
-      },
-      routes: {
+      ...workerInit(port, {
         format_version: '1',
         services: [
           {
@@ -92,18 +105,13 @@ describe('gateway worker on the mesh', () => {
           },
         ],
         routes: [{ name: 'orders', paths: ['/orders'], service: 'orders', auth: { required: false } }],
-      },
-      policy: undefined,
-      revocations: [],
+      }),
       mesh: {
         material: first.credentials.material,
         trustDomain: 'bulwark.local',
         minVersion: 'TLSv1.2',
         peerRevocations: { sequence: 0, entries: [] },
       },
-      port,
-      host: '127.0.0.1',
-      log: { level: 'silent', redactKeys: [], maskFields: {} },
     });
     const pool = new WorkerPool({
       count: 1,
@@ -186,31 +194,7 @@ describe('gateway workers, hand-over order and failure', () => {
     services: [{ name: 'orders', targets: [upstream.url] }],
     routes: [{ name: 'orders', paths: [path], service: 'orders', auth: { required: false } }],
   });
-  const plainInit = (port: number, path: string) => (): WorkerInit => ({
-    type: 'init',
-    settings: {
-      issuers: [],
-      jwksCa: [],
-      jwksCooldownMs: 1000,
-      redisUrl: null,
-      trustedProxies: [],
-      allowedHosts: [],
-      pathOptions: undefined,
-      limits: undefined,
-      identityKeyPem: generateKeyPairSync('ed25519')
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-      assertionTtlSeconds: 60,
-      auditAllowSampleRate: 0,
-      hstsMaxAgeSeconds: 100,
-    },
-    routes: routes(path),
-    policy: undefined,
-    revocations: [],
-    port,
-    host: '127.0.0.1',
-    log: { level: 'silent', redactKeys: [], maskFields: {} },
-  });
+  const plainInit = (port: number, path: string) => (): WorkerInit => workerInit(port, routes(path));
   /** Status codes of `n` requests, each on a new connection. */
   const statuses = async (port: number, path: string, n = 20) => {
     const out = new Set<number>();
