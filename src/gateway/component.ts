@@ -7,7 +7,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Server as TlsServer } from 'node:tls';
 import { Agent } from 'undici';
 import {
   type ComponentContext,
@@ -15,7 +14,6 @@ import {
   type ComponentInstance,
   localServerCredentials,
 } from '../core/index.ts';
-import type { RotatingCredentials } from '../core/mtls/index.ts';
 import {
   BundleClient,
   type BundleSource,
@@ -64,7 +62,8 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
     }
     routes = parsed.document;
   }
-  const { settings, svid } = await gatewaySettings(ctx, config);
+  const settings = await gatewaySettings(ctx, config);
+  const serverTls = ctx.config.server.tls;
   const { jwksCa } = settings;
   const engine = new PolicyEngine();
   const policyFiles = readPolicyFiles(config.policyFiles);
@@ -92,17 +91,17 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         },
       })
     : undefined;
-  const svidTls = svid
-    ? { cert: svid.material.certChain, key: svid.material.key, minVersion: ctx.config.server.tls.minVersion }
-    : undefined;
   const { gateway, release: releaseParts } = gatewayFromSettings(settings, {
     routes,
     logger: ctx.logger,
     audit: ctx.audit,
     clock: ctx.clock,
     engine,
+    // On the mesh, the SVID calls mesh upstreams, and is the public certificate unless files are configured.
     ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
-    ...(svidTls ? { tls: svidTls } : {}),
+    ...(ctx.mesh && servesSvid(ctx)
+      ? { svid: { credentials: ctx.mesh.credentials, minVersion: serverTls.minVersion } }
+      : {}),
   });
   const feedConfig = config.revocationFeed;
   const feedDispatcher = feedConfig.url && !ctx.mesh ? offMeshAgent() : undefined;
@@ -121,11 +120,9 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
           ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),
       })
     : undefined;
-  const detachSvid = svid?.attach(gateway.server as unknown as TlsServer);
   const host = config.publicHost ?? ctx.config.server.host;
   const multi = workerCount > 1;
   const release = async () => {
-    detachSvid?.();
     bundles?.stop();
     feed?.stop();
     await Promise.all([
@@ -161,7 +158,9 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   feed?.start();
   gateway.watch(routesFile);
   ctx.logger.info({ url, routes: routes.routes.length, workers: workerCount }, 'gateway listening');
-  const metrics = gateway.runtime.metrics.registry;
+  const own = gateway.runtime.metrics.registry;
+  // With workers, a scrape merges every process's counters (one gateway, however many processes).
+  const scrape = async () => (pool ? pool.metrics(own) : own);
   return {
     routes: adminRoutes({
       gateway,
@@ -169,44 +168,45 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
       tokens: config.adminTokens,
       operators: config.adminOperators,
       viewers: config.adminViewers,
-      ...(pool ? { metrics: () => (pool as WorkerPool).metrics(metrics) } : {}),
+      metrics: scrape,
     }),
     readiness: { listener: () => gateway.server.listening },
-    // With workers, a scrape merges every process's counters (one gateway, however many processes).
-    metrics: pool
-      ? { metrics: async () => (await (pool as WorkerPool).metrics(metrics)).metrics() }
-      : metrics,
+    metrics: { metrics: async () => (await scrape()).metrics() },
     endpoints: () => ({ public: url }),
     close: release,
   };
 }
 
 /**
- * The gateway's settings from its configuration (the data every process behind the port shares), and the
- * SVID that serves as its public certificate when no certificate file is configured on the mesh.
+ * Whether the public listener serves the gateway's SVID: on the mesh with no certificate files configured
+ * (it names 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals). Otherwise the
+ * configured certificate, else one from the local CA, else plain HTTP.
  */
-async function gatewaySettings(
-  ctx: ComponentContext,
-  config: GatewayConfig,
-): Promise<{ settings: GatewaySettings; svid: RotatingCredentials | undefined }> {
+function servesSvid(ctx: ComponentContext): boolean {
+  const { certFile, keyFile } = ctx.config.server.tls;
+  return ctx.mesh !== undefined && !(certFile && keyFile);
+}
+
+/**
+ * The gateway's settings from its configuration: the data every process behind the port shares. `tls` is
+ * left out when the SVID serves as the public certificate (on the mesh, no certificate file configured).
+ */
+async function gatewaySettings(ctx: ComponentContext, config: GatewayConfig): Promise<GatewaySettings> {
   const home = ctx.config.home;
   const serverTls = ctx.config.server.tls;
   const localCa = serverTls.enabled
     ? readFileSync(serverTls.caFile ?? join(home, 'tls', 'ca.crt'), 'utf8')
     : undefined;
   const caFiles = new Set(config.issuers.map((i) => i.caFile).filter((f): f is string => f !== null));
-  // The public certificate: the configured one, else on the mesh the gateway's own SVID (it names
-  // 127.0.0.1 and localhost besides its SPIFFE ID, and follows renewals), else one from the local CA.
-  const svid = ctx.mesh && !(serverTls.certFile && serverTls.keyFile) ? ctx.mesh.credentials : undefined;
   let fileTls: GatewaySettings['tls'];
-  if (serverTls.enabled && !svid) {
+  if (serverTls.enabled && !servesSvid(ctx)) {
     const pair =
       serverTls.certFile && serverTls.keyFile
         ? { cert: readFileSync(serverTls.certFile, 'utf8'), key: readFileSync(serverTls.keyFile, 'utf8') }
         : await localServerCredentials(home, 'gateway');
     fileTls = { cert: pair.cert, key: pair.key, minVersion: serverTls.minVersion };
   }
-  const settings: GatewaySettings = {
+  return {
     issuers: config.issuers.map(({ caFile: _ca, introspection, ...issuer }) =>
       introspection ? { ...issuer, introspection: introspectionConfig(introspection) } : issuer,
     ),
@@ -226,7 +226,6 @@ async function gatewaySettings(
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
     ...(fileTls ? { tls: fileTls } : {}),
   };
-  return { settings, svid };
 }
 
 /**

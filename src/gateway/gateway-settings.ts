@@ -3,9 +3,11 @@
  * policy engine, SVID). The component builds its own gateway here and each worker process builds its copy
  * from the same settings, so the processes behind one port cannot drift apart.
  */
+import type { Server as TlsServer } from 'node:tls';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import type { AuditSink, Clock, Logger } from '../core/index.ts';
+import type { RotatingCredentials } from '../core/mtls/index.ts';
 import type { PolicyEngine } from '../core/policy-engine/index.ts';
 import { Gateway } from './gateway.ts';
 import type { RouteDocument } from './routes/route-file.ts';
@@ -21,13 +23,13 @@ export interface GatewayParts {
   engine: PolicyEngine;
   /** The SVID, for upstreams named by SPIFFE ID. */
   upstreamIdentity?: UpstreamIdentity;
-  /** The public certificate when it is not `settings.tls` (the SVID). */
-  tls?: ListenerTls;
+  /** The SVID, as public certificate (following renewals) when `settings.tls` names none. */
+  svid?: { credentials: RotatingCredentials; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
 
 export interface BuiltGateway {
   gateway: Gateway;
-  /** Closes what the gateway was given besides itself: the JWKS client and the Redis connection. */
+  /** Closes what the gateway was given besides itself: the JWKS client, Redis, the SVID attachment. */
   release(): Promise<void>;
 }
 
@@ -37,7 +39,14 @@ export function gatewayFromSettings(settings: GatewaySettings, parts: GatewayPar
     ? new Redis(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     : undefined;
   redis?.on('error', (err) => parts.logger.warn({ err: { message: err.message } }, 'redis error'));
-  const tls = parts.tls ?? settings.tls;
+  const svid = settings.tls ? undefined : parts.svid;
+  const tls: ListenerTls | undefined =
+    settings.tls ??
+    (svid && {
+      cert: svid.credentials.material.certChain,
+      key: svid.credentials.material.key,
+      minVersion: svid.minVersion,
+    });
   const gateway = new Gateway({
     routes: parts.routes,
     ...(parts.upstreamIdentity ? { upstreamIdentity: parts.upstreamIdentity } : {}),
@@ -59,9 +68,11 @@ export function gatewayFromSettings(settings: GatewaySettings, parts: GatewayPar
     auditAllowSampleRate: settings.auditAllowSampleRate,
     hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
   });
+  const detachSvid = svid?.credentials.attach(gateway.server as unknown as TlsServer);
   return {
     gateway,
     async release() {
+      detachSvid?.();
       redis?.disconnect();
       await jwksDispatcher.close();
     },

@@ -39,20 +39,26 @@ describe('admin privilege escalation', () => {
     'key-rotator': { permissions: ['identity:keys:rotate'] },
   };
 
-  const serviceToken = async (role: string) => {
+  /** A service account the full admin creates, holding `withRoles`. */
+  const serviceAccount = async (name: string, withRoles: string[], scope?: string) => {
     const svc = await f.api<{ clientId: string; clientSecret: string }>(
       'POST',
       '/admin/clients',
-      { name: `${role} account`, kind: 'service', scope: 'identity:admin', roles: [role] },
+      { name, kind: 'service', ...(scope ? { scope } : {}), roles: withRoles },
       admin,
     );
     assert.equal(svc.status, 201, JSON.stringify(svc.body));
+    return svc.body;
+  };
+
+  const serviceToken = async (role: string) => {
+    const svc = await serviceAccount(`${role} account`, [role], 'identity:admin');
     const res = await request(`${f.issuer}/token`, {
       method: 'POST',
       dispatcher: f.dispatcher,
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${svc.body.clientId}:${svc.body.clientSecret}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`${svc.clientId}:${svc.clientSecret}`).toString('base64')}`,
       },
       body: new URLSearchParams({
         grant_type: 'client_credentials',
@@ -200,28 +206,17 @@ describe('admin privilege escalation', () => {
       'a new secret for the admin service account',
     );
     refused(await f.api<Problem>('DELETE', '/admin/clients/bulwark-admin', undefined, token), 'deleting it');
-    const payer = await f.api<{ clientId: string }>(
-      'POST',
-      '/admin/clients',
-      { name: 'payer job', kind: 'service', roles: ['key-rotator'] },
-      admin,
-    );
-    assert.equal(payer.status, 201);
+    const payer = await serviceAccount('payer job', ['key-rotator']);
     refused(
-      await f.api<Problem>('POST', `/admin/clients/${payer.body.clientId}/secret`, undefined, token),
+      await f.api<Problem>('POST', `/admin/clients/${payer.clientId}/secret`, undefined, token),
       'a service account holding permissions the caller lacks',
     );
     assert.equal((await f.api('GET', '/admin/clients', undefined, admin)).status, 200);
     // The admin service account still works with its old secret: nothing was rotated.
     assert.ok(await f.adminToken());
-    const job = await f.api<{ clientId: string }>(
-      'POST',
-      '/admin/clients',
-      { name: 'orders job', kind: 'service', roles: ['orders-reader'] },
-      admin,
-    );
+    const job = await serviceAccount('orders job', ['orders-reader']);
     assert.equal(
-      (await f.api('POST', `/admin/clients/${job.body.clientId}/secret`, undefined, token)).status,
+      (await f.api('POST', `/admin/clients/${job.clientId}/secret`, undefined, token)).status,
       200,
       'a service account holding only what the caller holds can be rotated',
     );
@@ -289,13 +284,7 @@ describe('admin privilege escalation', () => {
     );
     assert.equal(listed.find((r) => r.name === 'payments')!.mfaRequired, true);
     // A role a service account holds must not become an identity role: its token never passes MFA.
-    const svc = await f.api(
-      'POST',
-      '/admin/clients',
-      { name: 'desk job', kind: 'service', roles: ['orders-desk'] },
-      admin,
-    );
-    assert.equal(svc.status, 201);
+    await serviceAccount('desk job', ['orders-desk']);
     refused(
       await put('orders-desk', { permissions: ['orders:read', 'identity:users:read'] }),
       'making a client-held role privileged',

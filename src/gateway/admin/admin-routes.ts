@@ -26,7 +26,7 @@ export interface AdminOptions {
   /** SPIFFE IDs (or prefixes ending in `*`) with each role, checked against a verified client certificate. */
   operators: readonly string[];
   viewers: readonly string[];
-  /** The metrics to serve, when not the gateway's own registry (with workers: every process merged). */
+  /** The metrics to serve (with workers: every process's merged); default the gateway's own registry. */
   metrics?: () => Promise<Pick<Registry, 'metrics' | 'contentType'>>;
 }
 

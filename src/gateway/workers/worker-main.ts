@@ -4,7 +4,6 @@
  * per tick) and metrics on request. It owns no state of its own that outlives it.
  */
 import process from 'node:process';
-import type { Server as TlsServer } from 'node:tls';
 import { type AuditEvent, type AuditSink, createLogger, type Logger, systemClock } from '../../core/index.ts';
 import { RevocationSet, RotatingCredentials } from '../../core/mtls/index.ts';
 import { PolicyEngine } from '../../core/policy-engine/index.ts';
@@ -57,21 +56,16 @@ async function start(init: WorkerInit): Promise<void> {
     audit,
     clock: systemClock,
     engine,
+    // As in the component: the SVID calls mesh upstreams, and serves the port unless a file is configured.
     ...(mesh && credentials && peerRevocations
       ? {
           upstreamIdentity: { credentials, trustDomain: mesh.trustDomain, revocations: peerRevocations },
-          ...(init.settings.tls
-            ? {}
-            : {
-                tls: { cert: mesh.material.certChain, key: mesh.material.key, minVersion: mesh.minVersion },
-              }),
+          svid: { credentials, minVersion: mesh.minVersion },
         }
       : {}),
   });
   const { gateway } = built;
   for (const r of init.revocations) gateway.runtime.revocations.revoke(r.value, r.expiresAt, r.kind);
-  // The SVID as public certificate follows renewals, as in the component.
-  if (credentials && !init.settings.tls) credentials.attach(gateway.server as unknown as TlsServer);
   await gateway.listen(init.port, init.host, { reusePort: true });
 }
 
