@@ -224,6 +224,7 @@ async function gatewaySettings(ctx: ComponentContext, config: GatewayConfig): Pr
     assertionTtlSeconds: config.assertionTtlSeconds,
     auditAllowSampleRate: config.auditAllowSampleRate,
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    h2c: config.h2c,
     ...(fileTls ? { tls: fileTls } : {}),
   };
 }

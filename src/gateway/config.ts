@@ -18,6 +18,7 @@ export interface GatewayConfig {
   publicPort: number;
   publicHost: string | null;
   workers: number;
+  h2c: boolean;
   routesFile: string | null;
   issuers: (Omit<IssuerConfig, 'introspection'> & {
     caFile: string | null;
@@ -79,6 +80,12 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
     64,
     'Processes serving the public port (SO_REUSEPORT, the kernel spreads connections); 0: one per CPU. With more than one, in-memory rate and concurrency limits count per process: set `redisUrl` for limits shared by all of them.',
   ),
+  h2c: {
+    type: 'boolean',
+    default: false,
+    description:
+      'Without TLS on the public port (`server.tls.enabled` false, e.g. behind a load balancer that terminates TLS): also serve HTTP/2 by prior knowledge (h2c, as gRPC clients speak it) beside HTTP/1.1 on the same port. Ignored with TLS, where HTTP/2 is negotiated by ALPN.',
+  },
   routesFile: {
     type: ['string', 'null'],
     default: null,

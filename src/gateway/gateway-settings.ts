@@ -59,7 +59,7 @@ export function gatewayFromSettings(settings: GatewaySettings, parts: GatewayPar
     trustedProxies: settings.trustedProxies,
     allowedHosts: settings.allowedHosts,
     ...(settings.pathOptions ? { pathOptions: settings.pathOptions } : {}),
-    ...(tls ? { tls } : {}),
+    ...(tls ? { tls } : { h2c: settings.h2c }),
     ...(settings.limits ? { limits: settings.limits } : {}),
     jwksDispatcher,
     jwksCooldownMs: settings.jwksCooldownMs,

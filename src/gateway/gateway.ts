@@ -52,6 +52,8 @@ export interface GatewayOptions {
   allowedHosts?: string[];
   pathOptions?: Partial<PathOptions>;
   tls?: ListenerTls;
+  /** Without `tls`: HTTP/2 by prior knowledge (h2c) beside HTTP/1.1 on the public port. */
+  h2c?: boolean;
   limits?: Partial<ListenerLimits> & { maxHeaders?: number; maxBodyBytes?: number };
   /** Dispatcher for JWKS fetches (carries the CA that signs issuers' certificates). */
   jwksDispatcher?: Dispatcher;
@@ -138,7 +140,7 @@ export class Gateway {
     );
     this.runtime.table.startHealthChecks();
     rehearseAuthorize(this.runtime);
-    this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls);
+    this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls, options.h2c);
     this.server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));

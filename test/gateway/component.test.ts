@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -205,5 +206,73 @@ describe('the gateway component', () => {
   test('every error code has a row in docs/gateway.md', () => {
     const doc = readFileSync(new URL('../../docs/gateway.md', import.meta.url), 'utf8');
     for (const code of Object.keys(GATEWAY_ERRORS)) assert.ok(doc.includes(`\`${code}\``), code);
+  });
+});
+
+describe('the gateway component without TLS', () => {
+  test('`h2c: true` serves HTTP/2 by prior knowledge and HTTP/1.1 on the public port, in every worker', async () => {
+    const plainHome = tempHome();
+    const file = join(plainHome, 'bulwark.yaml');
+    const port = await freePort();
+    const plainRoutes = join(plainHome, 'routes.yaml');
+    writeFileSync(plainRoutes, routesYaml('/orders'));
+    writeFileSync(
+      file,
+      stringify({
+        home: plainHome,
+        mode: 'development',
+        log: { level: 'silent' },
+        server: { tls: { enabled: false } },
+        components: {
+          gateway: {
+            port: 0,
+            publicPort: port,
+            workers: 2,
+            h2c: true,
+            routesFile: plainRoutes,
+            issuers: [
+              {
+                issuer: issuer.issuer,
+                audiences: ['orders'],
+                algorithms: ['ES256'],
+                caFile: join(home, 'tls', 'ca.crt'),
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const schema = buildConfigSchema([
+      { name: 'gateway', defaultPort: gatewayComponent.defaultPort, properties: GATEWAY_CONFIG },
+    ]);
+    const plain = await runComponent(gatewayComponent, loadConfig(schema, { file, env: {} }), {
+      port: 0,
+      audit: new MemoryAuditSink(),
+    });
+    try {
+      const token = await issuer.sign({ aud: 'orders' });
+      // Each session on its own connection, so that they land on different processes.
+      for (let i = 0; i < 8; i++) {
+        const session = http2.connect(`http://127.0.0.1:${port}`);
+        try {
+          const status = await new Promise<number>((resolve, reject) => {
+            const req = session.request({ ':path': '/orders', authorization: `Bearer ${token}` });
+            req.on('response', (h) => resolve(Number(h[':status'])));
+            req.on('error', reject);
+            req.resume();
+          });
+          assert.equal(status, 200);
+        } finally {
+          session.close();
+        }
+      }
+      const h1 = await request(`http://127.0.0.1:${port}/orders`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await h1.body.dump();
+      assert.equal(h1.statusCode, 200);
+    } finally {
+      await plain.stop();
+    }
   });
 });

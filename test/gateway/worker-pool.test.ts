@@ -49,6 +49,7 @@ function workerInit(port: number, routes: RouteDocument): WorkerInit {
       assertionTtlSeconds: 60,
       auditAllowSampleRate: 0,
       hstsMaxAgeSeconds: 100,
+      h2c: false,
     },
     routes,
     policy: undefined,
