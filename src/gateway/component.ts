@@ -27,6 +27,7 @@ import { GATEWAY_CONFIG, type GatewayConfig, gatewayConfig, type IntrospectionSe
 import { GATEWAY_ERRORS, gatewayError } from './errors.ts';
 import type { Gateway } from './gateway.ts';
 import { gatewayFromSettings } from './gateway-settings.ts';
+import { LocalCounters } from './limits/counters.ts';
 import { parseRouteFile, type RouteDocument } from './routes/route-file.ts';
 import { rehearseAuthorize } from './stages/authorize.ts';
 import type { GatewaySettings } from './workers/messages.ts';
@@ -91,12 +92,15 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         },
       })
     : undefined;
+  // In-memory limits count here for this process and every worker behind the port.
+  const counters = new LocalCounters(ctx.clock);
   const { gateway, release: releaseParts } = gatewayFromSettings(settings, {
     routes,
     logger: ctx.logger,
     audit: ctx.audit,
     clock: ctx.clock,
     engine,
+    counters,
     // On the mesh, the SVID calls mesh upstreams, and is the public certificate unless files are configured.
     ...(ctx.mesh ? { upstreamIdentity: ctx.mesh } : {}),
     ...(ctx.mesh && servesSvid(ctx)
@@ -137,15 +141,17 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
   try {
     url = await gateway.listen(config.publicPort, host, { reusePort: multi });
     if (multi) {
-      if (!config.redisUrl)
-        ctx.logger.warn(
-          { workers: workerCount },
-          'gateway workers count in-memory rate and concurrency limits each on its own; set redisUrl to share them',
-        );
       // The port actually bound (a URL leaves out 443 and 80, and `publicPort` may be 0).
       const port = (gateway.server.address() as AddressInfo).port;
       // Wired before any worker starts and before anything can change: see worker-pool.ts, Ordering.
-      pool = workerPool(workerCount - 1, gateway, { ctx, settings, port, host, policy: () => policy });
+      pool = workerPool(workerCount - 1, gateway, {
+        ctx,
+        settings,
+        counters,
+        port,
+        host,
+        policy: () => policy,
+      });
       await pool.start();
     }
   } catch (err) {
@@ -239,6 +245,7 @@ function workerPool(
   o: {
     ctx: ComponentContext;
     settings: GatewaySettings;
+    counters: LocalCounters;
     port: number;
     host: string;
     policy: () => BundleSource | undefined;
@@ -251,6 +258,7 @@ function workerPool(
     count,
     logger: ctx.logger,
     audit: ctx.audit,
+    counters: o.counters,
     init: () => ({
       type: 'init',
       settings: o.settings,

@@ -78,7 +78,7 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
     1,
     0,
     64,
-    'Processes serving the public port (SO_REUSEPORT, the kernel spreads connections); 0: one per CPU. With more than one, in-memory rate and concurrency limits count per process: set `redisUrl` for limits shared by all of them.',
+    'Processes serving the public port (SO_REUSEPORT, the kernel spreads connections); 0: one per CPU. In-memory rate limits (`store: memory`) and concurrency limits count in the component for all of them (one IPC round trip per limited request in a worker); `store: process` rules count in each process alone.',
   ),
   h2c: {
     type: 'boolean',

@@ -10,6 +10,7 @@ import type { AuditSink, Clock, Logger } from '../core/index.ts';
 import type { RotatingCredentials } from '../core/mtls/index.ts';
 import type { PolicyEngine } from '../core/policy-engine/index.ts';
 import { Gateway } from './gateway.ts';
+import type { LimitCounters } from './limits/counters.ts';
 import type { RouteDocument } from './routes/route-file.ts';
 import type { ListenerTls } from './server.ts';
 import type { UpstreamIdentity } from './upstream/upstream-service.ts';
@@ -21,6 +22,8 @@ export interface GatewayParts {
   audit: AuditSink;
   clock: Clock;
   engine: PolicyEngine;
+  /** Where in-memory limits count: the component's counters, shared with its workers. */
+  counters?: LimitCounters;
   /** The SVID, for upstreams named by SPIFFE ID. */
   upstreamIdentity?: UpstreamIdentity;
   /** The SVID, as public certificate (following renewals) when `settings.tls` names none. */
@@ -55,6 +58,7 @@ export function gatewayFromSettings(settings: GatewaySettings, parts: GatewayPar
     audit: parts.audit,
     clock: parts.clock,
     engine: parts.engine,
+    ...(parts.counters ? { counters: parts.counters } : {}),
     ...(redis ? { redis } : {}),
     trustedProxies: settings.trustedProxies,
     allowedHosts: settings.allowedHosts,

@@ -16,6 +16,7 @@ import { type IssuerConfig, JwtAuthenticator } from './auth/jwt-authenticator.ts
 import { RevocationList } from './auth/revocation-list.ts';
 import { gatewayError } from './errors.ts';
 import { createHandler } from './handler.ts';
+import { type LimitCounters, LocalCounters } from './limits/counters.ts';
 import { createLimiterFactory } from './limits/limiter-factory.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { securityHeaders } from './response.ts';
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   redis?: Redis;
   /** Key prefix of rate-limit counters (gateways sharing limits use the same one). */
   rateLimitPrefix?: string;
+  /** Where in-memory limits count; by default this gateway's own (see limits/counters.ts). */
+  counters?: LimitCounters;
   trustedProxies?: string[];
   allowedHosts?: string[];
   pathOptions?: Partial<PathOptions>;
@@ -90,7 +93,13 @@ export class Gateway {
     const revocations = new RevocationList(clock);
     const engine = options.engine ?? new PolicyEngine();
     if (options.policies) engine.load({ policies: options.policies });
-    this.#makeLimiter = createLimiterFactory(options.redis, options.rateLimitPrefix, clock);
+    const counters = options.counters ?? new LocalCounters(clock);
+    this.#makeLimiter = createLimiterFactory(
+      options.redis,
+      options.rateLimitPrefix ?? 'bulwark:gw',
+      counters,
+      clock,
+    );
     const metrics = new GatewayMetrics();
     this.runtime = {
       table: undefined as unknown as RouteTable,
@@ -98,6 +107,7 @@ export class Gateway {
       random: options.random ?? Math.random,
       logger: options.logger,
       audit: options.audit,
+      counters,
       metrics,
       revocations,
       authenticator: new JwtAuthenticator({

@@ -9,6 +9,7 @@ import type { AuditSink, Clock, Logger } from '../core/index.ts';
 import type { Decision, PolicyEngine } from '../core/policy-engine/index.ts';
 import type { JwtAuthenticator } from './auth/jwt-authenticator.ts';
 import type { RevocationList } from './auth/revocation-list.ts';
+import type { LimitCounters } from './limits/counters.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
 import type { RouteTable } from './routes/route-table.ts';
 import type { AssertionSigner } from './upstream/identity-assertion.ts';
@@ -20,6 +21,8 @@ export interface GatewayRuntime {
   readonly random: () => number;
   readonly logger: Logger;
   readonly audit: AuditSink;
+  /** In-memory rate-limit and concurrency counters (this process's, or the component's for its workers). */
+  readonly counters: LimitCounters;
   readonly metrics: GatewayMetrics;
   readonly authenticator: JwtAuthenticator;
   readonly revocations: RevocationList;

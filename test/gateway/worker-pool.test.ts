@@ -6,14 +6,16 @@
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
-import { createLogger, MemoryAuditSink } from '../../src/core/index.ts';
+import { createLogger, MemoryAuditSink, systemClock } from '../../src/core/index.ts';
 import type { SvidMaterial, WorkloadIdentity } from '../../src/core/mtls/index.ts';
+import { LocalCounters } from '../../src/gateway/limits/counters.ts';
 import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
 import type { WorkerInit } from '../../src/gateway/workers/messages.ts';
 import { WorkerPool } from '../../src/gateway/workers/worker-pool.ts';
@@ -119,6 +121,7 @@ describe('gateway worker on the mesh', () => {
       init,
       logger: createLogger({ level: 'silent', component: 'test' }),
       audit: new MemoryAuditSink(),
+      counters: new LocalCounters(systemClock),
     });
     pools.push(pool);
     await pool.start();
@@ -214,6 +217,7 @@ describe('gateway workers, hand-over order and failure', () => {
       init: plainInit(port, '/orders'),
       logger: createLogger({ level: 'silent', component: 'test' }),
       audit: new MemoryAuditSink(),
+      counters: new LocalCounters(systemClock),
     });
     pools.push(pool);
     const starting = pool.start();
@@ -232,6 +236,7 @@ describe('gateway workers, hand-over order and failure', () => {
       init: () => plainInit(port, current)(),
       logger: createLogger({ level: 'silent', component: 'test' }),
       audit: new MemoryAuditSink(),
+      counters: new LocalCounters(systemClock),
     });
     pools.push(pool);
     await pool.start();
@@ -250,5 +255,95 @@ describe('gateway workers, hand-over order and failure', () => {
       10_000,
     );
     assert.equal(pool.size, 1);
+  });
+});
+
+describe('gateway workers, limits shared through the component', () => {
+  let upstream: TestUpstream;
+  const pools: WorkerPool[] = [];
+  before(async () => {
+    upstream = await startUpstream();
+  });
+  after(async () => {
+    for (const p of pools) await p.close(100);
+    await upstream?.close();
+  });
+
+  const routes = (): RouteDocument => ({
+    format_version: '1',
+    services: [{ name: 'orders', targets: [upstream.url] }],
+    routes: [
+      {
+        name: 'limited',
+        paths: ['/limited'],
+        service: 'orders',
+        auth: { required: false },
+        rateLimits: [{ by: 'route', points: 10, durationSeconds: 60 }],
+      },
+      {
+        name: 'local',
+        paths: ['/local'],
+        service: 'orders',
+        auth: { required: false },
+        rateLimits: [{ by: 'route', points: 10, durationSeconds: 60, store: 'process' }],
+      },
+      { name: 'slow', paths: ['/slow'], service: 'orders', auth: { required: false }, concurrency: 2 },
+    ],
+  });
+  const workerPids = (): number[] =>
+    execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes('worker-main.ts'))
+      .map((line) => Number(line.trim().split(/\s+/)[0]));
+
+  it('a rate limit counts requests in every worker (unless `store: process`), and a dead worker gives its slots back', async () => {
+    const port = await freePort();
+    const counters = new LocalCounters(systemClock);
+    const pool = new WorkerPool({
+      count: 2,
+      init: () => workerInit(port, routes()),
+      logger: createLogger({ level: 'silent', component: 'test' }),
+      audit: new MemoryAuditSink(),
+      counters,
+    });
+    pools.push(pool);
+    await pool.start();
+    // Each request on its own connection, so that both processes serve some: counted per process, two
+    // workers would let up to 20 through.
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await request(`http://127.0.0.1:${port}/limited`, { reset: true });
+      await res.body.dump();
+      codes.push(res.statusCode);
+      if (res.statusCode === 200) assert.ok(Number(res.headers['ratelimit-remaining']) < 10);
+    }
+    assert.equal(codes.filter((c) => c === 200).length, 10);
+    assert.equal(codes.filter((c) => c === 429).length, 20);
+    // `store: process` is the opt-out: each process counts on its own, with no IPC.
+    let allowed = 0;
+    for (let i = 0; i < 30; i++) {
+      const res = await request(`http://127.0.0.1:${port}/local`, { reset: true });
+      await res.body.dump();
+      if (res.statusCode === 200) allowed++;
+    }
+    assert.ok(allowed > 10 && allowed <= 20, `${allowed} allowed`);
+
+    // Two slow requests take both slots of `slow`, wherever they land; a third is refused.
+    upstream.delayMs = 60_000;
+    const hanging = [0, 1].map(() =>
+      request(`http://127.0.0.1:${port}/slow`, { reset: true }).then(
+        (r) => r.body.dump(),
+        () => undefined,
+      ),
+    );
+    await waitFor(async () => counters.inFlight('slow') === 2, 'both slots taken', 5_000);
+    const third = await request(`http://127.0.0.1:${port}/slow`, { reset: true });
+    await third.body.dump();
+    assert.equal(third.statusCode, 503);
+    // Killed mid-request, the workers never release their slots themselves: the pool does.
+    for (const pid of workerPids()) process.kill(pid, 'SIGKILL');
+    await waitFor(async () => counters.inFlight('slow') === 0, 'slots given back', 5_000);
+    upstream.delayMs = 0;
+    await Promise.all(hanging);
   });
 });

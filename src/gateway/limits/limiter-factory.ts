@@ -1,18 +1,20 @@
 /**
  * Rate limiters per route rule. The rule's `algorithm` (default `fixed-window`) picks the arithmetic
- * (algorithms.ts); its `store` picks where the counters live: in memory by default (per gateway process),
- * or in Redis (one atomic Lua round trip, shared by every gateway) when the rule says `store: redis`.
+ * (algorithms.ts); its `store` picks where the counters live: in memory by default (the gateway's
+ * {@link LimitCounters}: its own, or the component's for every worker behind the port), in this process
+ * alone (`process`: no IPC with workers, each counting on its own), or in Redis (one atomic Lua round trip, shared by every gateway) when the rule says `store: redis`.
  * Fixed windows on Redis use rate-limiter-flexible's script; sliding windows and token buckets use ours
  * (redis-scripts.ts). A Redis failure surfaces as {@link StoreUnavailable}, so the stage can apply the
  * rule's fail-open/fail-closed.
  */
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { type Clock, systemClock } from '../../core/index.ts';
+import type { Clock } from '../../core/index.ts';
 import { gatewayError } from '../errors.ts';
 import type { RateLimitSpec } from '../routes/route-file.ts';
 import type { Limiter, LimiterFactory } from '../routes/route-table.ts';
 import type { AlgorithmParams, LimitDecision } from './algorithms.ts';
+import type { LimitCounters } from './counters.ts';
 import { MemoryLimitStore } from './memory-store.ts';
 import { redisScript } from './redis-scripts.ts';
 
@@ -20,8 +22,9 @@ export class StoreUnavailable extends Error {}
 
 export function createLimiterFactory(
   redis: Redis | undefined,
-  prefix = 'bulwark:gw',
-  clock: Clock = systemClock,
+  prefix: string,
+  counters: LimitCounters,
+  clock: Clock,
 ): LimiterFactory {
   return (routeName: string, index: number, spec: RateLimitSpec): Limiter => {
     const algorithm = spec.algorithm ?? 'fixed-window';
@@ -32,9 +35,28 @@ export function createLimiterFactory(
     };
     const limit = algorithm === 'token-bucket' ? params.capacity : spec.points;
     const keyPrefix = `${prefix}:${routeName}:${index}`;
-    if (spec.store !== 'redis') {
+    if (spec.store === 'process') {
       const store = new MemoryLimitStore(algorithm, params, clock);
       return { spec, limit, consume: async (key) => store.consume(key) };
+    }
+    if (spec.store !== 'redis') {
+      const rule = {
+        id: `${keyPrefix}:${algorithm}:${params.points}:${params.durationMs}:${params.capacity}`,
+        algorithm,
+        params,
+      };
+      return {
+        spec,
+        limit,
+        async consume(key) {
+          try {
+            return await counters.consume(rule, key);
+          } catch (err) {
+            // Only the component's counters, asked over IPC, can fail (no answer in time).
+            throw new StoreUnavailable('rate-limit counters unavailable', { cause: err });
+          }
+        },
+      };
     }
     if (!redis) {
       throw gatewayError(

@@ -43,8 +43,13 @@ export interface RateLimitSpec {
   algorithm?: 'fixed-window' | 'sliding-window' | 'token-bucket';
   /** Token bucket only: the bucket size (burst), default `points`; it refills `points` per `durationSeconds`. */
   capacity?: number;
-  store?: 'memory' | 'redis';
-  /** With the Redis store: let requests through (true) or refuse them (false) when Redis is down. */
+  /**
+   * Where the counters live: `memory` (default) in the gateway, shared by all its processes (`workers`);
+   * `process` in each process alone (no IPC, but with N workers a client can get up to N times the limit);
+   * `redis` shared by every gateway.
+   */
+  store?: 'memory' | 'process' | 'redis';
+  /** Redis store, or memory with workers: let requests through (true) or refuse them (false) when the counters do not answer. */
   failOpen?: boolean;
 }
 
@@ -219,7 +224,7 @@ export const ROUTE_FILE_SCHEMA = {
                 durationSeconds: positive,
                 algorithm: { enum: ['fixed-window', 'sliding-window', 'token-bucket'] },
                 capacity: positive,
-                store: { enum: ['memory', 'redis'] },
+                store: { enum: ['memory', 'process', 'redis'] },
                 failOpen: { type: 'boolean' },
               },
             },

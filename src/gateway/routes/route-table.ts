@@ -41,7 +41,6 @@ export interface CompiledRoute {
   readonly responseHeaders: Readonly<Record<string, string>>;
   /** Masks applied to the route's JSON responses, per role. */
   readonly masking: MaskingPolicy | undefined;
-  inFlight: number;
 }
 
 interface Pattern {
@@ -212,7 +211,6 @@ function compileRoute(
     deprecationHeaders,
     responseHeaders: Object.freeze({ ...deprecationHeaders, ...security }),
     masking: spec.mask ? compileMaskingPolicy(spec.mask) : undefined,
-    inFlight: 0,
   };
 }
 

@@ -14,19 +14,37 @@ const BEFORE_AUTH = (by: string) => by === 'ip' || by === 'route' || by.startsWi
 export function limitByClient(ctx: RequestContext): Promise<void> | undefined {
   const route = ctx.route;
   if (!route) return undefined;
-  if (route.spec.concurrency !== undefined) {
-    if (route.inFlight >= route.spec.concurrency) {
-      throw gatewayError('gateway_concurrency_limited', 'too many requests in flight', {
+  const rules = route.limiters.filter((l) => BEFORE_AUTH(l.spec.by));
+  const max = route.spec.concurrency;
+  if (max === undefined) return rules.length ? applyRules(ctx, rules) : undefined;
+  const taken = ctx.runtime.counters.acquire(route.name, max);
+  if (typeof taken === 'boolean') {
+    holdSlot(ctx, route.name, taken);
+    return rules.length ? applyRules(ctx, rules) : undefined;
+  }
+  return taken.then(
+    (ok) => {
+      holdSlot(ctx, route.name, ok);
+      return rules.length ? applyRules(ctx, rules) : undefined;
+    },
+    (err: unknown) => {
+      throw gatewayError('gateway_rate_store_unavailable', 'rate limit store unavailable', {
+        cause: err,
         headers: { 'retry-after': '1' },
       });
-    }
-    route.inFlight++;
-    ctx.releases.push(() => {
-      route.inFlight--;
+    },
+  );
+}
+
+/** Keeps a taken slot until the response ends, or refuses the request when none was free. */
+function holdSlot(ctx: RequestContext, route: string, taken: boolean): void {
+  if (!taken) {
+    throw gatewayError('gateway_concurrency_limited', 'too many requests in flight', {
+      headers: { 'retry-after': '1' },
     });
   }
-  const rules = route.limiters.filter((l) => BEFORE_AUTH(l.spec.by));
-  return rules.length ? applyRules(ctx, rules) : undefined;
+  const counters = ctx.runtime.counters;
+  ctx.releases.push(() => counters.release(route));
 }
 
 export function limitByCaller(ctx: RequestContext): Promise<void> | undefined {

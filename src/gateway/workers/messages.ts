@@ -4,6 +4,7 @@
  * bundle, its SVID) and hands each change to every worker; workers only serve the public port and hand
  * back their audit events and metrics. Every field is plain data (it crosses as JSON).
  */
+
 import type { AuditEvent, LoggerSettings } from '../../core/index.ts';
 import type { RevocationFeed } from '../../core/mtls/index.ts';
 import type { SvidMaterial } from '../../core/mtls/tls-options.ts';
@@ -11,6 +12,7 @@ import type { BundleSource } from '../../core/policy-engine/index.ts';
 import type { IssuerConfig } from '../auth/jwt-authenticator.ts';
 import type { Revocation } from '../auth/revocation-list.ts';
 import type { GatewayOptions } from '../gateway.ts';
+import type { CounterOp, CounterResult } from '../limits/counters.ts';
 import type { RouteDocument } from '../routes/route-file.ts';
 
 /** The parts of a gateway's options that are data: the same for the primary and every worker. */
@@ -62,10 +64,13 @@ export type ToWorker =
   | { type: 'svid'; material: SvidMaterial }
   | { type: 'peer-revocations'; feed: RevocationFeed }
   | { type: 'metrics'; id: number }
-  | { type: 'close'; graceMs: number };
+  | { type: 'close'; graceMs: number }
+  /** The component's answer to a worker's batch of limit operations (see remote-counters.ts). */
+  | { type: 'counters'; id: number; results: CounterResult[] };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
   | { type: 'audit'; events: AuditEvent[] }
-  | { type: 'metrics'; id: number; metrics: unknown[] };
+  | { type: 'metrics'; id: number; metrics: unknown[] }
+  | { type: 'counters'; id: number; ops: CounterOp[] };

@@ -1,7 +1,8 @@
 /**
  * One gateway worker process (see worker-pool.ts): builds its gateway from the component's `init`, serves
  * the shared public port, applies every change the component sends, and sends back audit events (batched
- * per tick) and metrics on request. It owns no state of its own that outlives it.
+ * per tick) and metrics on request. It owns no state of its own that outlives it: even its in-memory
+ * limits count in the component (remote-counters.ts).
  */
 import process from 'node:process';
 import { type AuditEvent, type AuditSink, createLogger, type Logger, systemClock } from '../../core/index.ts';
@@ -9,6 +10,7 @@ import { RevocationSet, RotatingCredentials } from '../../core/mtls/index.ts';
 import { PolicyEngine } from '../../core/policy-engine/index.ts';
 import { type BuiltGateway, gatewayFromSettings } from '../gateway-settings.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
+import { RemoteCounters } from './remote-counters.ts';
 
 const send = (message: FromWorker) => {
   if (process.connected) process.send?.(message);
@@ -39,6 +41,8 @@ let logger: Logger | undefined;
 let credentials: RotatingCredentials | undefined;
 let peerRevocations: RevocationSet | undefined;
 const audit = new ForwardingAuditSink();
+// In-memory limits count in the component, for every process behind the port.
+const counters = new RemoteCounters((id, ops) => send({ type: 'counters', id, ops }));
 const engine = new PolicyEngine();
 
 async function start(init: WorkerInit): Promise<void> {
@@ -56,6 +60,7 @@ async function start(init: WorkerInit): Promise<void> {
     audit,
     clock: systemClock,
     engine,
+    counters,
     // As in the component: the SVID calls mesh upstreams, and serves the port unless a file is configured.
     ...(mesh && credentials && peerRevocations
       ? {
@@ -123,6 +128,8 @@ async function handle(message: ToWorker): Promise<void> {
 // and the component starts another from the current state.
 let chain = Promise.resolve();
 process.on('message', (message: ToWorker) => {
+  // Answers for requests in flight: never queued behind a change (or behind a graceful close).
+  if (message.type === 'counters') return counters.answer(message.id, message.results);
   chain = chain
     .then(() => handle(message))
     .catch((err: unknown) => {

@@ -2,7 +2,8 @@
  * The gateway's worker processes (`workers` > 1), run by the component process. Each worker serves the
  * same public port (SO_REUSEPORT: the kernel spreads connections) with a gateway built from the same
  * settings; the component hands every run-time change to each of them (routes applied, token revocations,
- * policy bundles, SVID renewals and peer revocations) and takes back their audit events and metrics.
+ * policy bundles, SVID renewals and peer revocations) and takes back their audit events and metrics. It
+ * also keeps their in-memory limits (limits/counters.ts), answering each worker's batch of operations.
  *
  * Ordering: a worker is in the pool from the moment it is forked, and its `init` (the state of that
  * moment) is the first message on its channel, in the same tick; every later change is broadcast to it
@@ -13,6 +14,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { AuditSink, Logger } from '../../core/index.ts';
+import type { LocalCounters } from '../limits/counters.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 export interface WorkerPoolOptions {
@@ -22,6 +24,8 @@ export interface WorkerPoolOptions {
   init: () => WorkerInit;
   logger: Logger;
   audit: AuditSink;
+  /** The in-memory limit counters of the component's gateway, which workers use through IPC. */
+  counters: LocalCounters;
   /** How long a worker may take to start listening. */
   startTimeoutMs?: number;
 }
@@ -37,6 +41,7 @@ export class WorkerPool {
   readonly #workers = new Set<ChildProcess>();
   readonly #pendingMetrics = new Map<number, (metrics: MetricsJson | undefined) => void>();
   #nextId = 0;
+  #holders = 0;
   #closing = false;
   #restartDelayMs = 1_000;
 
@@ -116,6 +121,7 @@ export class WorkerPool {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.#workers.add(worker);
+    const holder = ++this.#holders;
     // A send racing the worker's death fails with EPIPE as an 'error' event: logged, never a crash.
     worker.on('error', (err) =>
       logger.warn({ err: { message: err.message }, pid: worker.pid }, 'gateway worker IPC error'),
@@ -136,6 +142,9 @@ export class WorkerPool {
           reject(new Error(`a gateway worker failed to start: ${message.message}`));
         } else if (message.type === 'audit') {
           for (const event of message.events) audit.record(event);
+        } else if (message.type === 'counters') {
+          const results = this.#options.counters.answer(holder, message.ops);
+          if (worker.connected) worker.send({ type: 'counters', id: message.id, results } satisfies ToWorker);
         } else if (message.type === 'metrics') {
           this.#pendingMetrics.get(message.id)?.(message.metrics as MetricsJson);
           this.#pendingMetrics.delete(message.id);
@@ -148,6 +157,8 @@ export class WorkerPool {
     });
     worker.once('exit', (code, signal) => {
       this.#workers.delete(worker);
+      // Slots it held for requests that will never end.
+      this.#options.counters.releaseAll(holder);
       if (this.#closing) return;
       const delay = this.#restartDelayMs;
       this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delay * 2);

@@ -1,0 +1,80 @@
+/**
+ * A worker's in-memory limits, kept by the component process (limits/counters.ts): the operations of one
+ * tick go over IPC as one message and come back answered in order, so a limit counts every process
+ * behind the port. A batch not answered within `timeoutMs` fails its callers, which the rate-limit stage
+ * turns into each rule's fail-open or fail-closed, as for a Redis outage.
+ */
+import type { LimitDecision } from '../limits/algorithms.ts';
+import type { CounterOp, CounterResult, LimitCounters, LimitRule } from '../limits/counters.ts';
+
+interface Waiter {
+  resolve(result: CounterResult): void;
+  reject(err: Error): void;
+}
+
+interface Batch {
+  waiters: (Waiter | undefined)[];
+  timer: NodeJS.Timeout;
+}
+
+export class RemoteCounters implements LimitCounters {
+  readonly #send: (id: number, ops: CounterOp[]) => void;
+  readonly #timeoutMs: number;
+  #ops: CounterOp[] = [];
+  #waiters: (Waiter | undefined)[] = [];
+  readonly #pending = new Map<number, Batch>();
+  #nextId = 0;
+
+  constructor(send: (id: number, ops: CounterOp[]) => void, timeoutMs = 1_000) {
+    this.#send = send;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  consume(rule: LimitRule, key: string): Promise<LimitDecision> {
+    return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
+  }
+
+  acquire(route: string, max: number): Promise<boolean> {
+    return this.#ask({ op: 'acquire', route, max }) as Promise<boolean>;
+  }
+
+  release(route: string): void {
+    this.#queue({ op: 'release', route }, undefined);
+  }
+
+  /** The component's answer to batch `id`. */
+  answer(id: number, results: readonly CounterResult[]): void {
+    const batch = this.#pending.get(id);
+    if (!batch) return;
+    this.#pending.delete(id);
+    clearTimeout(batch.timer);
+    batch.waiters.forEach((w, i) => {
+      w?.resolve(results[i] ?? null);
+    });
+  }
+
+  #ask(op: CounterOp): Promise<CounterResult> {
+    return new Promise((resolve, reject) => this.#queue(op, { resolve, reject }));
+  }
+
+  #queue(op: CounterOp, waiter: Waiter | undefined): void {
+    if (this.#ops.length === 0) setImmediate(() => this.#flush());
+    this.#ops.push(op);
+    this.#waiters.push(waiter);
+  }
+
+  #flush(): void {
+    const id = ++this.#nextId;
+    const ops = this.#ops;
+    const waiters = this.#waiters;
+    this.#ops = [];
+    this.#waiters = [];
+    const timer = setTimeout(() => {
+      this.#pending.delete(id);
+      const err = new Error('the gateway component did not answer for the shared limits');
+      for (const w of waiters) w?.reject(err);
+    }, this.#timeoutMs);
+    this.#pending.set(id, { waiters, timer });
+    this.#send(id, ops);
+  }
+}
