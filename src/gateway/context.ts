@@ -58,6 +58,17 @@ export interface RequestContext {
   body: Buffer | undefined;
   /** Headers stages add to the response (RateLimit-*, CORS, Deprecation). */
   responseHeaders: Record<string, string>;
-  /** Release callbacks run when the response ends (concurrency slots). */
+  /** Release callbacks run when the response ends (concurrency slots); add them with {@link whenFinished}. */
   releases: (() => void)[];
+  /** The response has ended (or the client left) and `releases` have run. */
+  finished: boolean;
+}
+
+/**
+ * Runs `release` when the response ends, or at once when it already has: a slot granted after the client
+ * left (an answer from the component's counters arriving late) is given straight back.
+ */
+export function whenFinished(ctx: RequestContext, release: () => void): void {
+  if (ctx.finished) release();
+  else ctx.releases.push(release);
 }

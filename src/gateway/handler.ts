@@ -56,6 +56,7 @@ export function createHandler(runtime: GatewayRuntime) {
       body: undefined,
       responseHeaders: {},
       releases: [],
+      finished: false,
     };
     const began = process.hrtime.bigint();
     res.once('close', () => finish(ctx, began));
@@ -96,6 +97,7 @@ function refuse(ctx: RequestContext, err: unknown): void {
 }
 
 function finish(ctx: RequestContext, began: bigint): void {
+  ctx.finished = true;
   for (const release of ctx.releases) release();
   const { runtime } = ctx;
   const route = ctx.route?.name ?? 'unmatched';

@@ -5,10 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { request } from 'undici';
 import { systemClock } from '../../src/core/index.ts';
-import { type CounterOp, LocalCounters } from '../../src/gateway/limits/counters.ts';
+import { type CounterOp, type LimitCounters, LocalCounters } from '../../src/gateway/limits/counters.ts';
 import { createLimiterFactory, StoreUnavailable } from '../../src/gateway/limits/limiter-factory.ts';
 import { RemoteCounters } from '../../src/gateway/workers/remote-counters.ts';
+import { simpleRoutes, startGateway } from './fixtures/harness.ts';
+import { startUpstream } from './fixtures/upstream.ts';
 
 const rule = {
   id: 'r',
@@ -61,5 +64,39 @@ describe('remote counters', () => {
     assert.doesNotThrow(() =>
       remote.answer(lastId, [{ allowed: true, remaining: 1, resetMs: 1, retryAfterMs: 0 }]),
     );
+  });
+});
+
+describe('a concurrency slot granted late', () => {
+  test('is given back when the client left before the answer came', async () => {
+    const local = new LocalCounters(systemClock);
+    // The component's answer arrives 300 ms later, long after the client gave up.
+    const late: LimitCounters = {
+      consume: (rule, key) => local.consume(rule, key),
+      acquire: (route, max) =>
+        new Promise((resolve) => setTimeout(() => resolve(local.acquire(route, max)), 300)),
+      release: (route) => local.release(route),
+    };
+    const upstream = await startUpstream();
+    const gw = await startGateway(
+      simpleRoutes(upstream.url, [
+        { name: 'slow', service: 'svc', paths: ['/slow'], auth: { required: false }, concurrency: 1 },
+      ]),
+      { counters: late },
+    );
+    try {
+      const aborted = new AbortController();
+      const gone = request(`${gw.url}/slow`, { signal: aborted.signal }).catch(() => undefined);
+      setTimeout(() => aborted.abort(), 50);
+      await gone;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(local.inFlight('slow'), 0);
+      const next = await request(`${gw.url}/slow`);
+      await next.body.dump();
+      assert.equal(next.statusCode, 200);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * after it. Trusts: `ctx.clientIp` (trusted-proxy aware) and, after authentication, `ctx.principal`.
  * Answers 429 with Retry-After and RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers).
  */
-import type { RequestContext } from '../context.ts';
+import { type RequestContext, whenFinished } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { StoreUnavailable } from '../limits/limiter-factory.ts';
 import type { Limiter } from '../routes/route-table.ts';
@@ -44,7 +44,7 @@ function holdSlot(ctx: RequestContext, route: string, taken: boolean): void {
     });
   }
   const counters = ctx.runtime.counters;
-  ctx.releases.push(() => counters.release(route));
+  whenFinished(ctx, () => counters.release(route));
 }
 
 export function limitByCaller(ctx: RequestContext): Promise<void> | undefined {
