@@ -12,7 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { localServerCredentials } from '../../src/core/index.ts';
 import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
-import { rawRequest, startGateway, statusOf, type TestGateway, tempHome } from './fixtures/harness.ts';
+import {
+  rawRequest,
+  slowloris,
+  startGateway,
+  statusOf,
+  type TestGateway,
+  tempHome,
+} from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
 let upstream: TestUpstream;
@@ -217,18 +224,8 @@ describe('the h2c port from the attacker side', () => {
   });
 
   test('a slowloris client speaking HTTP/1.1 is cut off by the header deadline', async () => {
-    const started = Date.now();
-    const socket = connect(h2cGateway.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write('GET /public/x HTTP/1.1\r\nHost: localhost\r\n');
-    const drip = setInterval(() => socket.write('X-A: b\r\n'), 100);
-    let data = '';
-    socket.on('data', (d) => {
-      data += d.toString();
-    });
-    await new Promise((resolve) => socket.on('close', resolve));
-    clearInterval(drip);
-    assert.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
+    const { elapsedMs, data } = await slowloris(h2cGateway.port, '/public/x');
+    assert.ok(elapsedMs < 4000, `closed after ${elapsedMs} ms`);
     assert.ok(data === '' || statusOf(data) === 408, data);
   });
 

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
-import { rawRequest, simpleRoutes, startGateway, statusOf } from './fixtures/harness.ts';
+import { rawRequest, simpleRoutes, slowloris, startGateway, statusOf } from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
 let upstream: TestUpstream;
@@ -195,19 +195,8 @@ describe('concurrency, slowloris and body limits', () => {
       },
     );
     closers.push(gw.close);
-    const started = Date.now();
-    const { connect } = await import('node:net');
-    const socket = connect(gw.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write('GET /x HTTP/1.1\r\nHost: localhost\r\n');
-    const drip = setInterval(() => socket.write('X-A: b\r\n'), 100);
-    let data = '';
-    socket.on('data', (d) => {
-      data += d.toString();
-    });
-    await new Promise((resolve) => socket.on('close', resolve));
-    clearInterval(drip);
-    assert.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
+    const { elapsedMs, data } = await slowloris(gw.port);
+    assert.ok(elapsedMs < 4000, `closed after ${elapsedMs} ms`);
     assert.ok(data === '' || statusOf(data) === 408, data);
   });
 

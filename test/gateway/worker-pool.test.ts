@@ -182,7 +182,7 @@ describe('gateway worker on the mesh', () => {
   });
 });
 
-describe('gateway workers, hand-over order and failure', () => {
+describe('gateway workers, hand-over order, failure and shared limits', () => {
   let upstream: TestUpstream;
   const pools: WorkerPool[] = [];
   before(async () => {
@@ -256,20 +256,8 @@ describe('gateway workers, hand-over order and failure', () => {
     );
     assert.equal(pool.size, 1);
   });
-});
 
-describe('gateway workers, limits shared through the component', () => {
-  let upstream: TestUpstream;
-  const pools: WorkerPool[] = [];
-  before(async () => {
-    upstream = await startUpstream();
-  });
-  after(async () => {
-    for (const p of pools) await p.close(100);
-    await upstream?.close();
-  });
-
-  const routes = (): RouteDocument => ({
+  const limitedRoutes = (): RouteDocument => ({
     format_version: '1',
     services: [{ name: 'orders', targets: [upstream.url] }],
     routes: [
@@ -301,7 +289,7 @@ describe('gateway workers, limits shared through the component', () => {
     const counters = new LocalCounters(systemClock);
     const pool = new WorkerPool({
       count: 2,
-      init: () => workerInit(port, routes()),
+      init: () => workerInit(port, limitedRoutes()),
       logger: createLogger({ level: 'silent', component: 'test' }),
       audit: new MemoryAuditSink(),
       counters,
