@@ -55,15 +55,20 @@ describe('remote counters', () => {
     await assert.rejects(limiter.consume('k'), StoreUnavailable);
   });
 
-  test('a late answer after the timeout is ignored', async () => {
-    let lastId = 0;
-    const remote = new RemoteCounters((id) => {
-      lastId = id;
+  test('a late answer after the timeout resolves nobody, and gives back the slots it granted', async () => {
+    const local = new LocalCounters(systemClock);
+    let batch: { id: number; ops: CounterOp[] } | undefined;
+    const remote = new RemoteCounters((id, ops) => {
+      batch = { id, ops };
     }, 20);
-    await assert.rejects(remote.consume(rule, 'k'));
-    assert.doesNotThrow(() =>
-      remote.answer(lastId, [{ allowed: true, remaining: 1, resetMs: 1, retryAfterMs: 0 }]),
-    );
+    await assert.rejects(remote.acquire('a', 1));
+    // The component did count the slot; its answer comes after the caller was refused.
+    remote.answer(batch!.id, local.answer(1, batch!.ops));
+    await new Promise((r) => setImmediate(r));
+    const release = batch!;
+    assert.deepEqual(release.ops, [{ op: 'release', route: 'a' }]);
+    local.answer(1, release.ops);
+    assert.equal(local.inFlight('a'), 0);
   });
 });
 

@@ -13,9 +13,15 @@ interface Waiter {
 }
 
 interface Batch {
+  ops: CounterOp[];
   waiters: (Waiter | undefined)[];
   timer: NodeJS.Timeout;
+  /** Its callers were failed for want of an answer; one arriving later only gives back slots. */
+  late: boolean;
 }
+
+/** How long an answer to a batch whose callers were already failed is still waited for. */
+const LATE_ANSWER_MS = 60_000;
 
 export class RemoteCounters implements LimitCounters {
   readonly #send: (id: number, ops: CounterOp[]) => void;
@@ -48,6 +54,13 @@ export class RemoteCounters implements LimitCounters {
     if (!batch) return;
     this.#pending.delete(id);
     clearTimeout(batch.timer);
+    if (batch.late) {
+      // Slots granted to requests that were refused meanwhile would otherwise be held for good.
+      batch.ops.forEach((op, i) => {
+        if (op.op === 'acquire' && results[i] === true) this.release(op.route);
+      });
+      return;
+    }
     batch.waiters.forEach((w, i) => {
       w?.resolve(results[i] ?? null);
     });
@@ -69,12 +82,18 @@ export class RemoteCounters implements LimitCounters {
     const waiters = this.#waiters;
     this.#ops = [];
     this.#waiters = [];
-    const timer = setTimeout(() => {
-      this.#pending.delete(id);
-      const err = new Error('the gateway component did not answer for the shared limits');
-      for (const w of waiters) w?.reject(err);
-    }, this.#timeoutMs);
-    this.#pending.set(id, { waiters, timer });
+    const batch: Batch = {
+      ops,
+      waiters,
+      late: false,
+      timer: setTimeout(() => {
+        batch.late = true;
+        const err = new Error('the gateway component did not answer for the shared limits');
+        for (const w of waiters) w?.reject(err);
+        batch.timer = setTimeout(() => this.#pending.delete(id), LATE_ANSWER_MS).unref();
+      }, this.#timeoutMs),
+    };
+    this.#pending.set(id, batch);
     this.#send(id, ops);
   }
 }
