@@ -6,7 +6,7 @@
  */
 import type { FSWatcher } from 'node:fs';
 import type { Http2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_PATH_OPTIONS, type PathOptions } from '../core/http/canonical-path.ts';
@@ -85,6 +85,8 @@ export class Gateway {
   #upstreamIdentity: UpstreamIdentity | undefined;
   #watcher: FSWatcher | undefined;
   readonly #sessions = new Set<Http2Session>();
+  /** Every accepted connection: what is still open when the grace period ends is cut (see close). */
+  readonly #sockets = new Set<Socket>();
   readonly #applyListeners = new Set<(document: RouteDocument) => void>();
 
   constructor(options: GatewayOptions) {
@@ -151,6 +153,10 @@ export class Gateway {
     this.runtime.table.startHealthChecks();
     rehearseAuthorize(this.runtime);
     this.server = createListener(this.runtime, createHandler(this.runtime), limits, options.tls, options.h2c);
+    this.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     this.server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
@@ -160,6 +166,9 @@ export class Gateway {
   #closeAll(): void {
     this.server.closeAllConnections?.();
     for (const session of this.#sessions) session.destroy();
+    // An HTTP/2 session closed gracefully leaves its socket to the client, which may never close it; a
+    // connection still telling which protocol it speaks (h2c) belongs to no server yet.
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   /**

@@ -75,6 +75,7 @@ export function createListener(
     } as http2.SecureServerOptions,
     h2Handler,
   ) as unknown as PublicServer;
+  server.prependListener('secureConnection', markConnection);
   server.on('session', (session: http2.ServerHttp2Session) => guardSession(session, runtime, limits));
   server.on('clientError', refuseMalformed(runtime));
   return server;
@@ -142,6 +143,7 @@ function byPreface(http1: http.Server, h2: http2.Http2Server, headersTimeoutMs: 
       socket.unshift(seen);
       if (isH2) {
         // The session reads what was put back from the socket's buffer itself.
+        markConnection(socket);
         h2.emit('connection', socket);
       } else {
         http1.emit('connection', socket);
@@ -159,6 +161,18 @@ function byPreface(http1: http.Server, h2: http2.Http2Server, headersTimeoutMs: 
   return front;
 }
 
+/** How long an HTTP/2 session being closed may take before its connection is cut. */
+const SESSION_CLOSE_GRACE_MS = 1_000;
+
+/**
+ * Marks the connection under an HTTP/2 session, which node hides behind a proxy that refuses `destroy`;
+ * the proxy still reads other properties through, this one included. Set before node makes the session.
+ */
+const CONNECTION = Symbol('bulwark.gateway.connection');
+const markConnection = (socket: Duplex) => {
+  (socket as unknown as Record<symbol, Duplex>)[CONNECTION] = socket;
+};
+
 /** Client stream resets tolerated per session and second before the session is dropped. */
 export const RAPID_RESET_LIMIT = 100;
 
@@ -172,7 +186,14 @@ function guardSession(
   runtime: GatewayRuntime,
   limits: ListenerLimits,
 ): void {
-  session.setTimeout(limits.requestTimeoutMs, () => session.close());
+  // node ends a closed session's socket and waits for the client to close its side, which one that
+  // stopped reading never does: the connection itself is cut after a grace.
+  const connection = (session.socket as unknown as Partial<Record<symbol, Duplex>>)[CONNECTION];
+  const cutOff = () => setTimeout(() => connection?.destroy(), SESSION_CLOSE_GRACE_MS).unref();
+  session.setTimeout(limits.requestTimeoutMs, () => {
+    session.close();
+    cutOff();
+  });
   let windowStart = runtime.clock.now();
   let resets = 0;
   session.on('stream', (stream: http2.ServerHttp2Stream) => {
@@ -190,6 +211,7 @@ function guardSession(
         // still close one by one afterwards; GOAWAY on it would throw out of this listener.
         if (!session.destroyed) session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
         session.destroy();
+        cutOff();
       }
     });
   });

@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import * as tls from 'node:tls';
 import { Agent, request } from 'undici';
 import { localServerCredentials } from '../../src/core/index.ts';
 import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import { waitFor } from '../fixtures/wait.ts';
 import {
   rawRequest,
   slowloris,
@@ -262,4 +264,66 @@ describe('the h2c port from the attacker side', () => {
       await plain.close();
     }
   });
+});
+
+describe('HTTP/2 clients that stop reading', () => {
+  // The client preface and an empty SETTINGS frame: a session opens, then the client reads nothing more.
+  const OPENING = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00';
+  const connections = (gw: TestGateway) =>
+    new Promise<number>((resolve, reject) =>
+      gw.gateway.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+
+  for (const transport of ['TLS', 'h2c'] as const) {
+    const start = async (): Promise<{ gw: TestGateway; client: Socket }> => {
+      const creds = transport === 'TLS' ? await localServerCredentials(tempHome(), 'gateway') : undefined;
+      const limits = { headersTimeoutMs: 600, requestTimeoutMs: 600 };
+      const gw = await startGateway(
+        routes(),
+        creds
+          ? { tls: { cert: creds.cert, key: creds.key, minVersion: 'TLSv1.2' }, limits }
+          : { h2c: true, limits },
+      );
+      const client = creds
+        ? tls.connect({
+            port: gw.port,
+            host: '127.0.0.1',
+            ca: creds.ca,
+            ALPNProtocols: ['h2'],
+            servername: 'localhost',
+          })
+        : connect(gw.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      await new Promise((r) => client.once(creds ? 'secureConnect' : 'connect', r));
+      client.write(OPENING, 'latin1');
+      client.pause();
+      await new Promise((r) => setTimeout(r, 200));
+      return { gw, client };
+    };
+
+    test(`over ${transport}: an idle session is cut off after the request deadline, connection and all`, async () => {
+      const { gw, client } = await start();
+      try {
+        assert.equal(await connections(gw), 1);
+        await waitFor(async () => (await connections(gw)) === 0, 'the connection cut', 4_000);
+      } finally {
+        client.destroy();
+        await gw.close();
+      }
+    });
+
+    test(`over ${transport}: closing the gateway ends within its grace`, async () => {
+      const { gw, client } = await start();
+      try {
+        const started = Date.now();
+        const closed = await Promise.race([
+          gw.gateway.close(300).then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), 3_000)),
+        ]);
+        assert.ok(closed && Date.now() - started < 1_500, `still open after ${Date.now() - started} ms`);
+      } finally {
+        client.destroy();
+      }
+    });
+  }
 });
