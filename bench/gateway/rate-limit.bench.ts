@@ -1,11 +1,13 @@
 /**
  * Cost of one rate-limit decision per algorithm on the in-memory store, against rate-limiter-flexible's
- * RateLimiterMemory (the previous fixed-window implementation) as the baseline, in the same run.
+ * RateLimiterMemory (the previous fixed-window implementation) as the baseline, in the same run; and the
+ * same through the gateway's LocalCounters (the path of a `store: memory` rule since 2026-11-26).
  * Run: flock /tmp/bulwark-bench.lock node_modules/.bin/node bench/gateway/rate-limit.bench.ts
  */
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { systemClock } from '../../src/core/index.ts';
 import type { Algorithm } from '../../src/gateway/limits/algorithms.ts';
+import { LocalCounters } from '../../src/gateway/limits/counters.ts';
 import { MemoryLimitStore } from '../../src/gateway/limits/memory-store.ts';
 
 const N = Number(process.env['BENCH_OPS'] ?? 500_000);
@@ -28,4 +30,8 @@ for (const algorithm of ['fixed-window', 'sliding-window', 'token-bucket'] as Al
   const store = new MemoryLimitStore(algorithm, params, systemClock);
   const ns = await time(`memory ${algorithm}`, async (k) => store.consume(k));
   console.log(`${''.padEnd(34)} ratio to baseline: ${(ns / base).toFixed(2)}`);
+  const counters = new LocalCounters(systemClock);
+  const rule = { id: `bench:${algorithm}`, algorithm, params };
+  const viaCounters = await time(`counters ${algorithm}`, async (k) => counters.consume(rule, k));
+  console.log(`${''.padEnd(34)} ratio to baseline: ${(viaCounters / base).toFixed(2)}`);
 }

@@ -72,6 +72,23 @@ describe('remote counters', () => {
   });
 });
 
+describe('local counters', () => {
+  test('the counters of a rule no longer used are dropped once its keys expire', () => {
+    let now = 0;
+    const counters = new LocalCounters({ now: () => now });
+    const old = { ...rule, id: 'old', params: { points: 5, durationMs: 1_000, capacity: 5 } };
+    const live = { ...rule, id: 'live', params: { points: 1e9, durationMs: 60_000, capacity: 1e9 } };
+    counters.consume(old, 'k');
+    counters.consume(live, 'k');
+    assert.equal(counters.stores, 2);
+    now = 2_000;
+    for (let i = 0; i < 200_000; i++) counters.consume(live, `k${i % 10}`);
+    assert.equal(counters.stores, 1);
+    // The live rule's counts are untouched.
+    assert.equal(counters.consume(live, 'k0').remaining, 1e9 - 20_001);
+  });
+});
+
 describe('a concurrency slot granted late', () => {
   test('is given back when the client left before the answer came', async () => {
     const local = new LocalCounters(systemClock);

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
+import { systemClock } from '../../src/core/index.ts';
+import { type LimitCounters, LocalCounters } from '../../src/gateway/limits/counters.ts';
 import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
 import { rawRequest, simpleRoutes, slowloris, startGateway, statusOf } from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
@@ -94,6 +96,48 @@ describe('rate limits', () => {
     for (let i = 0; i < 5; i++)
       codes.push((await get(`${gw.url}/x`, { 'x-forwarded-for': `198.51.100.${i}` })).statusCode);
     assert.deepEqual(codes, [200, 200, 429, 429, 429]);
+  });
+
+  test('a header-keyed limit counts per value, and keeps a long value only as its hash', async () => {
+    const local = new LocalCounters(systemClock);
+    const keys: string[] = [];
+    const counters: LimitCounters = {
+      consume: (rule, key) => {
+        keys.push(key);
+        return local.consume(rule, key);
+      },
+      acquire: (route, max) => local.acquire(route, max),
+      release: (route) => local.release(route),
+    };
+    const gw = await startGateway(
+      simpleRoutes(upstream.url, [
+        {
+          name: 'r',
+          service: 'svc',
+          paths: ['/x'],
+          auth: { required: false },
+          rateLimits: [{ by: 'header:x-tenant', points: 2, durationSeconds: 60 }],
+        },
+      ]),
+      { counters },
+    );
+    closers.push(gw.close);
+    const codes = async (tenant: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await get(`${gw.url}/x`, { 'x-tenant': tenant })).statusCode);
+      return out;
+    };
+    const long = 'a'.repeat(4000);
+    assert.deepEqual(await codes('acme', 3), [200, 200, 429]);
+    assert.deepEqual(await codes('globex', 1), [200]);
+    assert.deepEqual(await codes(long, 3), [200, 200, 429]);
+    // Another long value with the same beginning is another key.
+    assert.deepEqual(await codes(`${long}b`, 1), [200]);
+    assert.ok(keys.includes('h:acme'));
+    assert.ok(
+      keys.every((k) => k.length <= 64 + 2),
+      'no key is kept as long as the client sent it',
+    );
   });
 
   test('concurrent bursts through two gateways sharing Redis never exceed the limit', async () => {

@@ -27,25 +27,32 @@ export interface LimitCounters {
 
 /** The holder of slots taken by the process that owns the counters. */
 const OWN = 0;
+/** Decisions between two prunings of abandoned rule stores. */
+const PRUNE_EVERY = 100_000;
 
 export class LocalCounters implements LimitCounters {
   readonly #clock: Clock;
-  readonly #stores = new Map<string, MemoryLimitStore>();
+  readonly #stores = new Map<string, { store: MemoryLimitStore; lastUsed: number }>();
   readonly #inFlight = new Map<string, number>();
   /** Slots by holder (0: this process; a worker's id otherwise), so a dead worker's can be given back. */
   readonly #held = new Map<number, Map<string, number>>();
+  /** Decisions so far: the clock of {@link #prune}. */
+  #decisions = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
   consume(rule: LimitRule, key: string): LimitDecision {
-    let store = this.#stores.get(rule.id);
-    if (!store) {
-      store = new MemoryLimitStore(rule.algorithm, rule.params, this.#clock);
-      this.#stores.set(rule.id, store);
+    const tick = ++this.#decisions;
+    if (tick % PRUNE_EVERY === 0) this.#prune(tick);
+    let entry = this.#stores.get(rule.id);
+    if (!entry) {
+      entry = { store: new MemoryLimitStore(rule.algorithm, rule.params, this.#clock), lastUsed: tick };
+      this.#stores.set(rule.id, entry);
     }
-    return store.consume(key);
+    entry.lastUsed = tick;
+    return entry.store.consume(key);
   }
 
   acquire(route: string, max: number, holder = OWN): boolean {
@@ -70,6 +77,22 @@ export class LocalCounters implements LimitCounters {
     const taken = this.#inFlight.get(route)!;
     if (taken === 1) this.#inFlight.delete(route);
     else this.#inFlight.set(route, taken - 1);
+  }
+
+  /**
+   * Drops the stores of rules no longer used (a rule changed or removed by a reload: its id is not asked
+   * for again) once their keys have expired, which would otherwise stay for good. Stores in use are left
+   * to sweep themselves, so a pruning never walks a busy store's keys.
+   */
+  #prune(tick: number): void {
+    for (const [id, entry] of this.#stores) {
+      if (tick - entry.lastUsed >= PRUNE_EVERY && entry.store.prune() === 0) this.#stores.delete(id);
+    }
+  }
+
+  /** Rule stores kept (for tests). */
+  get stores(): number {
+    return this.#stores.size;
   }
 
   /** Gives back every slot `holder` still has (a worker that exited mid-request). */

@@ -52,6 +52,12 @@ export class MemoryLimitStore {
     return this.#entries.size;
   }
 
+  /** Drops the keys whose window has passed; returns how many are left. */
+  prune(): number {
+    this.#sweep(this.#clock.now());
+    return this.#entries.size;
+  }
+
   #sweep(now: number): void {
     for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
     this.#sweepAt = Math.max(1024, this.#entries.size * 2);

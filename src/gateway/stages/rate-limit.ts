@@ -4,6 +4,7 @@
  * after it. Trusts: `ctx.clientIp` (trusted-proxy aware) and, after authentication, `ctx.principal`.
  * Answers 429 with Retry-After and RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers).
  */
+import { hash } from 'node:crypto';
 import { type RequestContext, whenFinished } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { StoreUnavailable } from '../limits/limiter-factory.ts';
@@ -106,6 +107,17 @@ function keyFor(ctx: RequestContext, by: string): string {
     case 'api-key':
       return p?.kind === 'api-key' ? `key:${p.consumer}` : `ip:${ctx.clientIp}`;
     default:
-      return `h:${ctx.request.headers[by.slice(7)] ?? ''}`;
+      return headerKey(ctx.request.headers[by.slice(7)] ?? '');
   }
+}
+
+/** Header values longer than this are counted under their hash (see {@link headerKey}). */
+const MAX_PLAIN_KEY = 64;
+
+/**
+ * A header-keyed rule's key. The value is the client's to choose, up to the header size limit: a long one
+ * is kept (in memory, in Redis, or sent to the component) as its SHA-256, not as sent.
+ */
+function headerKey(value: string): string {
+  return value.length <= MAX_PLAIN_KEY ? `h:${value}` : `h#${hash('sha256', value, 'base64url')}`;
 }

@@ -15,13 +15,16 @@ interface Waiter {
 interface Batch {
   ops: CounterOp[];
   waiters: (Waiter | undefined)[];
-  timer: NodeJS.Timeout;
-  /** Its callers were failed for want of an answer; one arriving later only gives back slots. */
+  timer: NodeJS.Timeout | undefined;
+  /**
+   * Its callers were failed for want of an answer. The component answers every batch, in order (and a
+   * worker without it exits), so the late answer comes: it only gives back the slots it granted.
+   */
   late: boolean;
 }
 
-/** How long an answer to a batch whose callers were already failed is still waited for. */
-const LATE_ANSWER_MS = 60_000;
+/** Stands in for the operations of a late batch whose answer needs no handling. */
+const RELEASED: CounterOp = { op: 'release', route: '' };
 
 export class RemoteCounters implements LimitCounters {
   readonly #send: (id: number, ops: CounterOp[]) => void;
@@ -53,7 +56,7 @@ export class RemoteCounters implements LimitCounters {
     const batch = this.#pending.get(id);
     if (!batch) return;
     this.#pending.delete(id);
-    clearTimeout(batch.timer);
+    if (batch.timer) clearTimeout(batch.timer);
     if (batch.late) {
       // Slots granted to requests that were refused meanwhile would otherwise be held for good.
       batch.ops.forEach((op, i) => {
@@ -88,9 +91,12 @@ export class RemoteCounters implements LimitCounters {
       late: false,
       timer: setTimeout(() => {
         batch.late = true;
+        batch.timer = undefined;
         const err = new Error('the gateway component did not answer for the shared limits');
         for (const w of waiters) w?.reject(err);
-        batch.timer = setTimeout(() => this.#pending.delete(id), LATE_ANSWER_MS).unref();
+        // Only what a late answer needs: which operations were acquires.
+        batch.waiters = [];
+        batch.ops = batch.ops.map((op) => (op.op === 'acquire' ? op : RELEASED));
       }, this.#timeoutMs),
     };
     this.#pending.set(id, batch);
