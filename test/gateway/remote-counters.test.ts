@@ -72,6 +72,75 @@ describe('remote counters', () => {
   });
 });
 
+describe('leased fixed windows', () => {
+  /** A worker's counters answered at once by `local`, counting the batches sent. */
+  const worker = (local: LocalCounters, holder: number) => {
+    const stats = { batches: 0 };
+    const remote: RemoteCounters = new RemoteCounters((id, ops) => {
+      stats.batches++;
+      setImmediate(() => remote.answer(id, local.answer(holder, ops)));
+    });
+    return { remote, stats };
+  };
+  const fixed = (points: number) => ({
+    id: `fixed-${points}`,
+    algorithm: 'fixed-window' as const,
+    params: { points, durationMs: 60_000, capacity: points },
+  });
+
+  test('two workers never let more than the limit through, and together spend all of it', async () => {
+    const local = new LocalCounters(systemClock);
+    const a = worker(local, 1);
+    const b = worker(local, 2);
+    const rule = fixed(100);
+    let allowed = 0;
+    let lastRemaining = Number.POSITIVE_INFINITY;
+    let batchesForTheFirst100 = 0;
+    for (let i = 0; i < 300; i++) {
+      if (i === 100) batchesForTheFirst100 = a.stats.batches + b.stats.batches;
+      const d = await (i % 3 === 0 ? b : a).remote.consume(rule, 'k');
+      if (d.allowed) {
+        allowed++;
+      }
+      if (i % 3 !== 0) lastRemaining = d.remaining;
+    }
+    assert.equal(allowed, 100);
+    assert.equal(lastRemaining, 0);
+    // Fewer round trips than requests while points are left (each refusal asks: it must be exact).
+    assert.ok(batchesForTheFirst100 < 60, `${batchesForTheFirst100} batches`);
+  });
+
+  test('a busy key costs one round trip per lease, not per request', async () => {
+    const local = new LocalCounters(systemClock);
+    const a = worker(local, 1);
+    for (let i = 0; i < 5_000; i++) assert.equal((await a.remote.consume(fixed(1e9), 'hot')).allowed, true);
+    assert.ok(a.stats.batches <= 16, `${a.stats.batches} batches`);
+  });
+
+  test('points left of a lease lapse with their window', async () => {
+    const local = new LocalCounters(systemClock);
+    const a = worker(local, 1);
+    const short = { ...fixed(1000), id: 'short', params: { points: 1000, durationMs: 300, capacity: 1000 } };
+    for (let i = 0; i < 20; i++) await a.remote.consume(short, 'k');
+    const before = a.stats.batches;
+    await a.remote.consume(short, 'k');
+    assert.equal(a.stats.batches, before, 'served from the lease');
+    await new Promise((r) => setTimeout(r, 350));
+    const fresh = await a.remote.consume(short, 'k');
+    assert.equal(a.stats.batches, before + 1, 'a new window is asked for');
+    // The new window's count starts again (a lease of one point, then more).
+    assert.ok(fresh.remaining >= 990, `${fresh.remaining}`);
+  });
+
+  test('other algorithms are asked one point per request', async () => {
+    const local = new LocalCounters(systemClock);
+    const a = worker(local, 1);
+    for (let i = 0; i < 10; i++)
+      await a.remote.consume({ ...rule, id: 'sw', algorithm: 'sliding-window' }, 'k');
+    assert.equal(a.stats.batches, 10);
+  });
+});
+
 describe('local counters', () => {
   test('the counters of a rule no longer used are dropped once its keys expire', () => {
     let now = 0;

@@ -42,20 +42,29 @@ export interface BucketState {
   ts: number;
 }
 
-export function fixedWindow(p: AlgorithmParams, s: FixedState | undefined, now: number) {
+/**
+ * `take` > 1 asks for several points at once (a worker's lease, see workers/remote-counters.ts): it gets
+ * `granted` of them, at most what is left and at most an eighth of it (at least one), so that shares held
+ * by several processes never strand much of the window. The decision is about the first point.
+ */
+export function fixedWindow(p: AlgorithmParams, s: FixedState | undefined, now: number, take = 1) {
   const state = s && now < s.start + p.durationMs ? s : { start: now, count: 0 };
   const reset = state.start + p.durationMs - now;
-  if (state.count + 1 > p.points) {
+  const left = p.points - state.count;
+  if (left < 1) {
     return {
       state,
       expiresAt: state.start + p.durationMs,
+      granted: 0,
       decision: { allowed: false, remaining: 0, resetMs: reset, retryAfterMs: reset },
     };
   }
-  state.count++;
+  const granted = take === 1 ? 1 : Math.min(take, Math.max(1, Math.floor(left / 8)));
+  state.count += granted;
   return {
     state,
     expiresAt: state.start + p.durationMs,
+    granted,
     decision: { allowed: true, remaining: p.points - state.count, resetMs: reset, retryAfterMs: 0 },
   };
 }

@@ -44,6 +44,15 @@ export class LocalCounters implements LimitCounters {
   }
 
   consume(rule: LimitRule, key: string): LimitDecision {
+    return this.#store(rule).consume(key);
+  }
+
+  /** Up to `want` points of a fixed-window rule for `key` at once (see {@link MemoryLimitStore.lease}). */
+  lease(rule: LimitRule, key: string, want: number): LeaseAnswer {
+    return this.#store(rule).lease(key, want);
+  }
+
+  #store(rule: LimitRule): MemoryLimitStore {
     const tick = ++this.#decisions;
     if (tick % PRUNE_EVERY === 0) this.#prune(tick);
     let entry = this.#stores.get(rule.id);
@@ -52,7 +61,7 @@ export class LocalCounters implements LimitCounters {
       this.#stores.set(rule.id, entry);
     }
     entry.lastUsed = tick;
-    return entry.store.consume(key);
+    return entry.store;
   }
 
   acquire(route: string, max: number, holder = OWN): boolean {
@@ -112,6 +121,7 @@ export class LocalCounters implements LimitCounters {
   answer(holder: number, ops: readonly CounterOp[]): CounterResult[] {
     return ops.map((op) => {
       if (op.op === 'consume') return this.consume(op.rule, op.key);
+      if (op.op === 'lease') return this.lease(op.rule, op.key, op.want);
       if (op.op === 'acquire') return this.acquire(op.route, op.max, holder);
       this.release(op.route, holder);
       return null;
@@ -122,7 +132,14 @@ export class LocalCounters implements LimitCounters {
 /** The operations a worker sends, batched per tick (see workers/remote-counters.ts). */
 export type CounterOp =
   | { op: 'consume'; rule: LimitRule; key: string }
+  | { op: 'lease'; rule: LimitRule; key: string; want: number }
   | { op: 'acquire'; route: string; max: number }
   | { op: 'release'; route: string };
 
-export type CounterResult = LimitDecision | boolean | null;
+/** Points granted for a lease (0: refused), and the decision about the first of them. */
+export interface LeaseAnswer {
+  granted: number;
+  decision: LimitDecision;
+}
+
+export type CounterResult = LimitDecision | LeaseAnswer | boolean | null;

@@ -7,6 +7,7 @@ import type { Clock } from '../../core/index.ts';
 import {
   type Algorithm,
   type AlgorithmParams,
+  type FixedState,
   fixedWindow,
   type LimitDecision,
   slidingWindow,
@@ -46,6 +47,21 @@ export class MemoryLimitStore {
     this.#entries.set(key, { state, expiresAt });
     if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
     return decision;
+  }
+
+  /**
+   * Up to `want` points of a fixed window at once, for a worker's lease (see workers/remote-counters.ts);
+   * the other algorithms are asked one point per request.
+   */
+  lease(key: string, want: number): { granted: number; decision: LimitDecision } {
+    if (this.#step !== (fixedWindow as Step)) throw new Error('only fixed windows are leased');
+    const now = this.#clock.now();
+    const entry = this.#entries.get(key);
+    const prior = entry && entry.expiresAt > now ? (entry.state as FixedState) : undefined;
+    const { state, decision, expiresAt, granted } = fixedWindow(this.#params, prior, now, want);
+    this.#entries.set(key, { state, expiresAt });
+    if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
+    return { granted, decision };
   }
 
   get size(): number {

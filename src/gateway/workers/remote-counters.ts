@@ -3,9 +3,29 @@
  * tick go over IPC as one message and come back answered in order, so a limit counts every process
  * behind the port. A batch not answered within `timeoutMs` fails its callers, which the rate-limit stage
  * turns into each rule's fail-open or fail-closed, as for a Redis outage.
+ *
+ * Fixed windows are leased: a worker asks for several points of a key's window at once (twice as many as
+ * last time, up to {@link MAX_LEASE}; the component grants at most an eighth of what is left) and spends
+ * them without asking until they run out or the window ends. Granted points are counted at once, so the
+ * limit is never exceeded; points a worker holds when no more requests reach it lapse with the window. A
+ * busy key costs one round trip per lease instead of one per request.
  */
 import type { LimitDecision } from '../limits/algorithms.ts';
-import type { CounterOp, CounterResult, LimitCounters, LimitRule } from '../limits/counters.ts';
+import type { CounterOp, CounterResult, LeaseAnswer, LimitCounters, LimitRule } from '../limits/counters.ts';
+
+/** Most points of a window a worker asks for at once. */
+const MAX_LEASE = 1024;
+
+/** Points of one key's current window held by this worker. */
+interface Lease {
+  left: number;
+  /** When the window ends, by this process's clock (never later than the component's end). */
+  until: number;
+  /** What the component had left after granting them. */
+  remaining: number;
+  /** Points granted last time: the next request asks for twice as many. */
+  size: number;
+}
 
 interface Waiter {
   resolve(result: CounterResult): void;
@@ -33,6 +53,8 @@ export class RemoteCounters implements LimitCounters {
   #waiters: (Waiter | undefined)[] = [];
   readonly #pending = new Map<number, Batch>();
   #nextId = 0;
+  readonly #leases = new Map<string, Lease>();
+  #sweepAt = 1024;
 
   constructor(send: (id: number, ops: CounterOp[]) => void, timeoutMs = 1_000) {
     this.#send = send;
@@ -40,7 +62,52 @@ export class RemoteCounters implements LimitCounters {
   }
 
   consume(rule: LimitRule, key: string): Promise<LimitDecision> {
-    return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
+    if (rule.algorithm !== 'fixed-window')
+      return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
+    const id = `${rule.id}\u0000${key}`;
+    const now = Date.now();
+    const lease = this.#leases.get(id);
+    if (lease && lease.left > 0 && now < lease.until) {
+      lease.left--;
+      return Promise.resolve({
+        allowed: true,
+        remaining: lease.remaining + lease.left,
+        resetMs: lease.until - now,
+        retryAfterMs: 0,
+      });
+    }
+    const want = Math.min(MAX_LEASE, lease ? lease.size * 2 : 1);
+    return (this.#ask({ op: 'lease', rule, key, want }) as Promise<LeaseAnswer>).then(
+      ({ granted, decision }) => {
+        // The component's window ends `resetMs` after it answered, so no earlier than this.
+        const until = now + decision.resetMs;
+        const held = this.#leases.get(id);
+        if (held && held.until > now) {
+          // Another ask for the same key answered meanwhile: one lease, ending at the earlier end (if the
+          // window turned in between, the new points lapse early: fewer requests, never more).
+          held.left += Math.max(0, granted - 1);
+          held.until = Math.min(held.until, until);
+          held.remaining = Math.min(held.remaining, decision.remaining);
+          held.size = Math.max(held.size, granted);
+        } else {
+          this.#keep(id, {
+            left: Math.max(0, granted - 1),
+            until,
+            remaining: decision.remaining,
+            size: Math.max(1, granted),
+          });
+        }
+        return granted > 1 ? { ...decision, remaining: decision.remaining + granted - 1 } : decision;
+      },
+    );
+  }
+
+  #keep(id: string, lease: Lease): void {
+    this.#leases.set(id, lease);
+    if (this.#leases.size < this.#sweepAt) return;
+    const now = Date.now();
+    for (const [k, l] of this.#leases) if (l.until <= now) this.#leases.delete(k);
+    this.#sweepAt = Math.max(1024, this.#leases.size * 2);
   }
 
   acquire(route: string, max: number): Promise<boolean> {
