@@ -220,6 +220,11 @@ if (cluster.isPrimary) {
     const halfNginx = await atHalf(`http://127.0.0.1:${nginxPort}/bench`);
     const halfGateway = await atHalf(gwUrl, { authorization: `Bearer ${token}` });
     await stopGateway();
+    // The least a Node proxy adds at the same rate: the tail that is Node's, not the chain's.
+    const stopHalfFloor = await startWorkers('floor', floorPort);
+    await wrk(`http://127.0.0.1:${floorPort}/bench`, undefined, 8, '2s');
+    const halfFloor = await atHalf(`http://127.0.0.1:${floorPort}/bench`);
+    await stopHalfFloor();
 
     // The same chain as the product runs it: the gateway component with `workers` (its own worker
     // processes on one SO_REUSEPORT port, state handed over by IPC), not node:cluster around the class.
@@ -266,9 +271,11 @@ if (cluster.isPrimary) {
         seconds: HALF_RATE_SECONDS,
         msUpstreamDirect: halfDirect,
         msNginx: halfNginx,
+        msNodeFloor: halfFloor,
         msGatewayFullChain: halfGateway,
         addedByGatewayP99: +(halfGateway.p99 - halfDirect.p99).toFixed(3),
         addedByNginxP99: +(halfNginx.p99 - halfDirect.p99).toFixed(3),
+        addedByNodeFloorP99: +(halfFloor.p99 - halfDirect.p99).toFixed(3),
         goalMet: halfGateway.p99 - halfDirect.p99 < 1,
       },
       singleProcessGateway: single,

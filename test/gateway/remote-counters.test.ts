@@ -7,15 +7,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { request } from 'undici';
 import { systemClock } from '../../src/core/index.ts';
+import type { LimitDecision } from '../../src/gateway/limits/algorithms.ts';
 import { type CounterOp, type LimitCounters, LocalCounters } from '../../src/gateway/limits/counters.ts';
 import { createLimiterFactory, StoreUnavailable } from '../../src/gateway/limits/limiter-factory.ts';
 import { RemoteCounters } from '../../src/gateway/workers/remote-counters.ts';
 import { simpleRoutes, startGateway } from './fixtures/harness.ts';
 import { startUpstream } from './fixtures/upstream.ts';
 
+/** A sliding window: asked one point per request (fixed windows are leased, see below). */
 const rule = {
   id: 'r',
-  algorithm: 'fixed-window' as const,
+  algorithm: 'sliding-window' as const,
   params: { points: 2, durationMs: 60_000, capacity: 2 },
 };
 
@@ -130,6 +132,69 @@ describe('leased fixed windows', () => {
     assert.equal(a.stats.batches, before + 1, 'a new window is asked for');
     // The new window's count starts again (a lease of one point, then more).
     assert.ok(fresh.remaining >= 990, `${fresh.remaining}`);
+  });
+
+  test('requests of one tick wait for one lease instead of each taking a share', async () => {
+    const local = new LocalCounters(systemClock);
+    const sent: CounterOp[][] = [];
+    const remote: RemoteCounters = new RemoteCounters((id, ops) => {
+      sent.push(ops);
+      setImmediate(() => remote.answer(id, local.answer(1, ops)));
+    });
+    const rule = fixed(10_000);
+    const all = await Promise.all(Array.from({ length: 64 }, () => remote.consume(rule, 'k')));
+    assert.ok(all.every((d) => d.allowed));
+    assert.equal(sent[0]?.length, 1, 'one lease asked for in the first tick');
+    // What the worker took is what it spent plus at most its last lease: others can still get the rest.
+    const other = await local.answer(2, [{ op: 'lease', rule, key: 'k', want: 1 }])[0];
+    assert.ok((other as { decision: LimitDecision }).decision.remaining > 9_800);
+  });
+
+  test('a refusal is answered locally until the window ends', async () => {
+    const local = new LocalCounters(systemClock);
+    const a = worker(local, 1);
+    const rule = { ...fixed(2), id: 'two', params: { points: 2, durationMs: 300, capacity: 2 } };
+    const codes: boolean[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await a.remote.consume(rule, 'k')).allowed);
+    const asked = a.stats.batches;
+    for (let i = 0; i < 5; i++) {
+      const d = await a.remote.consume(rule, 'k');
+      codes.push(d.allowed);
+      assert.ok(d.retryAfterMs > 0 && d.retryAfterMs <= 300);
+    }
+    assert.deepEqual(codes, [true, true, false, false, false, false, false, false]);
+    assert.equal(a.stats.batches, asked, 'no round trip for a known refusal');
+    await new Promise((r) => setTimeout(r, 320));
+    assert.equal((await a.remote.consume(rule, 'k')).allowed, true, 'the next window is asked for');
+  });
+
+  test('a clock stepped back while a lease is asked for does not stretch it past the window', async () => {
+    let t = 10_000;
+    const clock = { now: () => t };
+    const local = new LocalCounters(clock);
+    let batches = 0;
+    let stepBack = false;
+    const remote: RemoteCounters = new RemoteCounters(
+      (id, ops) => {
+        batches++;
+        if (stepBack) t -= 500; // between the ask and the component's answer
+        setImmediate(() => remote.answer(id, local.answer(1, ops)));
+      },
+      1_000,
+      clock,
+    );
+    const rule = { ...fixed(1000), id: 'step', params: { points: 1000, durationMs: 1000, capacity: 1000 } };
+    // The component's window is [10 000, 11 000). Leases of 1, then 2 points; the second leaves one.
+    await remote.consume(rule, 'k');
+    await remote.consume(rule, 'k');
+    await remote.consume(rule, 'k');
+    stepBack = true;
+    await remote.consume(rule, 'k'); // asked at 10 000, answered at 9 500: 1 500 ms "left"
+    stepBack = false;
+    t = 11_100; // the component's window has ended: the lease must have too
+    const asked = batches;
+    await remote.consume(rule, 'k');
+    assert.equal(batches, asked + 1, 'a lease held past the window would have been spent unseen');
   });
 
   test('other algorithms are asked one point per request', async () => {

@@ -136,10 +136,12 @@ export type CounterOp =
   | { op: 'acquire'; route: string; max: number }
   | { op: 'release'; route: string };
 
-/** Points granted for a lease (0: refused), and the decision about the first of them. */
+/** Points granted for a lease (0: refused), the decision about the first of them, and when the window ends. */
 export interface LeaseAnswer {
   granted: number;
   decision: LimitDecision;
+  /** The window's end by the component's clock (epoch ms). */
+  endsAt: number;
 }
 
 export type CounterResult = LimitDecision | LeaseAnswer | boolean | null;

@@ -53,7 +53,7 @@ export class MemoryLimitStore {
    * Up to `want` points of a fixed window at once, for a worker's lease (see workers/remote-counters.ts);
    * the other algorithms are asked one point per request.
    */
-  lease(key: string, want: number): { granted: number; decision: LimitDecision } {
+  lease(key: string, want: number): { granted: number; decision: LimitDecision; endsAt: number } {
     if (this.#step !== (fixedWindow as Step)) throw new Error('only fixed windows are leased');
     const now = this.#clock.now();
     const entry = this.#entries.get(key);
@@ -61,7 +61,7 @@ export class MemoryLimitStore {
     const { state, decision, expiresAt, granted } = fixedWindow(this.#params, prior, now, want);
     this.#entries.set(key, { state, expiresAt });
     if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
-    return { granted, decision };
+    return { granted, decision, endsAt: expiresAt };
   }
 
   get size(): number {

@@ -5,11 +5,13 @@
  * turns into each rule's fail-open or fail-closed, as for a Redis outage.
  *
  * Fixed windows are leased: a worker asks for several points of a key's window at once (twice as many as
- * last time, up to {@link MAX_LEASE}; the component grants at most an eighth of what is left) and spends
- * them without asking until they run out or the window ends. Granted points are counted at once, so the
- * limit is never exceeded; points a worker holds when no more requests reach it lapse with the window. A
- * busy key costs one round trip per lease instead of one per request.
+ * last time, up to {@link MAX_LEASE}; the component grants at most an eighth of what is left), one ask per
+ * key at a time, and spends them without asking until they run out or the window ends. Granted points are
+ * counted at once, so the limit is never exceeded; points a worker holds when no more requests reach it
+ * lapse with the window. A refusal holds until the window ends (the count only grows within it), so it
+ * is answered locally from then on. A busy key costs one round trip per lease instead of one per request.
  */
+import { type Clock, systemClock } from '../../core/index.ts';
 import type { LimitDecision } from '../limits/algorithms.ts';
 import type { CounterOp, CounterResult, LeaseAnswer, LimitCounters, LimitRule } from '../limits/counters.ts';
 
@@ -25,6 +27,8 @@ interface Lease {
   remaining: number;
   /** Points granted last time: the next request asks for twice as many. */
   size: number;
+  /** The component refused: nothing is left in this window. */
+  refused: boolean;
 }
 
 interface Waiter {
@@ -54,58 +58,65 @@ export class RemoteCounters implements LimitCounters {
   readonly #pending = new Map<number, Batch>();
   #nextId = 0;
   readonly #leases = new Map<string, Lease>();
+  readonly #asking = new Map<string, Promise<LimitDecision>>();
   #sweepAt = 1024;
+  readonly #clock: Clock;
 
-  constructor(send: (id: number, ops: CounterOp[]) => void, timeoutMs = 1_000) {
+  constructor(send: (id: number, ops: CounterOp[]) => void, timeoutMs = 1_000, clock: Clock = systemClock) {
     this.#send = send;
     this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
   }
 
   consume(rule: LimitRule, key: string): Promise<LimitDecision> {
     if (rule.algorithm !== 'fixed-window')
       return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
     const id = `${rule.id}\u0000${key}`;
-    const now = Date.now();
+    const now = this.#clock.now();
     const lease = this.#leases.get(id);
-    if (lease && lease.left > 0 && now < lease.until) {
-      lease.left--;
-      return Promise.resolve({
-        allowed: true,
-        remaining: lease.remaining + lease.left,
-        resetMs: lease.until - now,
-        retryAfterMs: 0,
-      });
+    if (lease && now < lease.until) {
+      if (lease.left > 0) {
+        lease.left--;
+        return Promise.resolve({
+          allowed: true,
+          remaining: lease.remaining + lease.left,
+          resetMs: lease.until - now,
+          retryAfterMs: 0,
+        });
+      }
+      // Within a window the component's count only grows: refused once, refused until the window ends.
+      if (lease.refused) {
+        const wait = lease.until - now;
+        return Promise.resolve({ allowed: false, remaining: 0, resetMs: wait, retryAfterMs: wait });
+      }
     }
+    // One lease asked for per key at a time: requests meanwhile wait for it rather than each take a share.
+    const asking = this.#asking.get(id);
+    if (asking) return asking.then(() => this.consume(rule, key));
     const want = Math.min(MAX_LEASE, lease ? lease.size * 2 : 1);
-    return (this.#ask({ op: 'lease', rule, key, want }) as Promise<LeaseAnswer>).then(
-      ({ granted, decision }) => {
-        // The component's window ends `resetMs` after it answered, so no earlier than this.
-        const until = now + decision.resetMs;
-        const held = this.#leases.get(id);
-        if (held && held.until > now) {
-          // Another ask for the same key answered meanwhile: one lease, ending at the earlier end (if the
-          // window turned in between, the new points lapse early: fewer requests, never more).
-          held.left += Math.max(0, granted - 1);
-          held.until = Math.min(held.until, until);
-          held.remaining = Math.min(held.remaining, decision.remaining);
-          held.size = Math.max(held.size, granted);
-        } else {
-          this.#keep(id, {
-            left: Math.max(0, granted - 1),
-            until,
-            remaining: decision.remaining,
-            size: Math.max(1, granted),
-          });
-        }
+    const asked = (this.#ask({ op: 'lease', rule, key, want }) as Promise<LeaseAnswer>)
+      .then(({ granted, decision, endsAt }): LimitDecision => {
+        // Never past the component's window: its end as it says, and as measured from the asking (a
+        // clock stepped back meanwhile would otherwise stretch the lease).
+        const until = Math.min(endsAt, now + decision.resetMs);
+        this.#keep(id, {
+          left: Math.max(0, granted - 1),
+          until,
+          remaining: decision.remaining,
+          size: Math.max(1, granted),
+          refused: granted === 0,
+        });
         return granted > 1 ? { ...decision, remaining: decision.remaining + granted - 1 } : decision;
-      },
-    );
+      })
+      .finally(() => this.#asking.delete(id));
+    this.#asking.set(id, asked);
+    return asked;
   }
 
   #keep(id: string, lease: Lease): void {
     this.#leases.set(id, lease);
     if (this.#leases.size < this.#sweepAt) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const [k, l] of this.#leases) if (l.until <= now) this.#leases.delete(k);
     this.#sweepAt = Math.max(1024, this.#leases.size * 2);
   }
