@@ -140,6 +140,45 @@ describe('rate limits', () => {
     );
   });
 
+  test('IPv6 clients are counted by their /64: rotating addresses in it buys no fresh budget', async () => {
+    const rule = (ipv6Prefix?: number) =>
+      simpleRoutes(upstream.url, [
+        {
+          name: 'r',
+          service: 'svc',
+          paths: ['/x'],
+          auth: { required: false },
+          rateLimits: [{ by: 'ip', points: 2, durationSeconds: 60, ...(ipv6Prefix ? { ipv6Prefix } : {}) }],
+        },
+      ]);
+    const gw = await startGateway(rule(), { trustedProxies: ['127.0.0.1'] });
+    closers.push(gw.close);
+    const from = async (ip: string) => (await get(`${gw.url}/x`, { 'x-forwarded-for': ip })).statusCode;
+    const sameSite = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff:ffff:ffff:fffe'];
+    assert.deepEqual(
+      [await from(sameSite[0]!), await from(sameSite[1]!), await from(sameSite[2]!)],
+      [200, 200, 429],
+    );
+    assert.equal(await from('2001:db8:1:3::1'), 200, 'another /64 is another client');
+    assert.equal(await from('192.0.2.1'), 200, 'IPv4 is counted by address');
+    // `ipv6Prefix: 128` counts each address on its own.
+    const perAddress = await startGateway(rule(128), { trustedProxies: ['127.0.0.1'] });
+    closers.push(perAddress.close);
+    const codes: number[] = [];
+    for (const ip of sameSite)
+      codes.push((await get(`${perAddress.url}/x`, { 'x-forwarded-for': ip })).statusCode);
+    assert.deepEqual(codes, [200, 200, 200]);
+    // A prefix that ends inside a byte: 2001:db8:1:10:: and 2001:db8:1:1f:: share their /60, :20:: not.
+    const sixty = await startGateway(rule(60), { trustedProxies: ['127.0.0.1'] });
+    closers.push(sixty.close);
+    const at = async (ip: string) => (await get(`${sixty.url}/x`, { 'x-forwarded-for': ip })).statusCode;
+    assert.deepEqual(
+      [await at('2001:db8:1:10::1'), await at('2001:db8:1:1f::1'), await at('2001:db8:1:1a::9')],
+      [200, 200, 429],
+    );
+    assert.equal(await at('2001:db8:1:20::1'), 200);
+  });
+
   test('concurrent bursts through two gateways sharing Redis never exceed the limit', async () => {
     const prefix = `bulwark:test:${randomUUID()}`;
     const redisA = await redisClient();

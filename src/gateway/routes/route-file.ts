@@ -51,6 +51,11 @@ export interface RateLimitSpec {
   store?: 'memory' | 'process' | 'redis';
   /** Redis store, or memory with workers: let requests through (true) or refuse them (false) when the counters do not answer. */
   failOpen?: boolean;
+  /**
+   * IPv6 clients are counted by this prefix of their address (default 64): one subscriber usually holds
+   * a whole /64 and could otherwise take a fresh budget with every address in it.
+   */
+  ipv6Prefix?: number;
 }
 
 export interface ValidationSpec {
@@ -226,6 +231,7 @@ export const ROUTE_FILE_SCHEMA = {
                 capacity: positive,
                 store: { enum: ['memory', 'process', 'redis'] },
                 failOpen: { type: 'boolean' },
+                ipv6Prefix: { type: 'integer', minimum: 1, maximum: 128 },
               },
             },
           },

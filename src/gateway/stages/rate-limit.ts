@@ -5,6 +5,7 @@
  * Answers 429 with Retry-After and RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers).
  */
 import { hash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { type RequestContext, whenFinished } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { StoreUnavailable } from '../limits/limiter-factory.ts';
@@ -56,7 +57,7 @@ export function limitByCaller(ctx: RequestContext): Promise<void> | undefined {
 async function applyRules(ctx: RequestContext, rules: readonly Limiter[]): Promise<void> {
   let tightest: { limit: number; remaining: number; resetMs: number } | undefined;
   for (const limiter of rules) {
-    const key = keyFor(ctx, limiter.spec.by);
+    const key = keyFor(ctx, limiter.spec);
     let result: Awaited<ReturnType<Limiter['consume']>>;
     try {
       result = await limiter.consume(key);
@@ -93,22 +94,42 @@ function setRateHeaders(ctx: RequestContext, limit: number, remaining: number, r
   ctx.responseHeaders['ratelimit-reset'] = reset;
 }
 
-function keyFor(ctx: RequestContext, by: string): string {
+function keyFor(ctx: RequestContext, spec: Limiter['spec']): string {
   const p = ctx.principal;
-  switch (by) {
+  switch (spec.by) {
     case 'ip':
-      return `ip:${ctx.clientIp}`;
+      return ipKey(ctx.clientIp, spec.ipv6Prefix);
     case 'route':
       return 'route';
     case 'subject':
-      return p ? `sub:${p.subject}` : `ip:${ctx.clientIp}`;
+      return p ? `sub:${p.subject}` : ipKey(ctx.clientIp, spec.ipv6Prefix);
     case 'client':
-      return p ? `client:${p.clientId ?? p.subject}` : `ip:${ctx.clientIp}`;
+      return p ? `client:${p.clientId ?? p.subject}` : ipKey(ctx.clientIp, spec.ipv6Prefix);
     case 'api-key':
-      return p?.kind === 'api-key' ? `key:${p.consumer}` : `ip:${ctx.clientIp}`;
+      return p?.kind === 'api-key' ? `key:${p.consumer}` : ipKey(ctx.clientIp, spec.ipv6Prefix);
     default:
-      return headerKey(ctx.request.headers[by.slice(7)] ?? '');
+      return headerKey(ctx.request.headers[spec.by.slice(7)] ?? '');
   }
+}
+
+/** The prefix an IPv6 client is counted by unless the rule says otherwise (RFC 6177: a /64 per site at least). */
+const DEFAULT_IPV6_PREFIX = 64;
+
+/** An address as a limit key: IPv4 as it is, IPv6 cut to its first `prefix` bits. */
+function ipKey(ip: string, prefix = DEFAULT_IPV6_PREFIX): string {
+  // The client address was checked where it was read: a colon means IPv6 (mapped IPv4 is unwrapped).
+  if (prefix >= 128 || !ip.includes(':')) return `ip:${ip}`;
+  let bytes: number[];
+  try {
+    bytes = ipaddr.IPv6.parse(ip).toByteArray();
+  } catch {
+    return `ip:${ip}`; // a form node accepts and ipaddr.js does not: counted by the whole address
+  }
+  const whole = prefix >> 3;
+  const bits = prefix & 7;
+  let hex = Buffer.from(bytes.slice(0, whole)).toString('hex');
+  if (bits) hex += (bytes[whole]! & (0xff << (8 - bits)) & 0xff).toString(16).padStart(2, '0');
+  return `ip6:${hex}/${prefix}`;
 }
 
 /** Header values longer than this are counted under their hash (see {@link headerKey}). */
