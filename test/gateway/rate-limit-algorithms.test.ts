@@ -146,6 +146,25 @@ describe('memory store', () => {
       assert.ok(store.size <= 6000, `${algorithm}: ${store.size} keys kept`);
     }
   });
+
+  test('within one window the store keeps at most its cap, and a flood of new keys does not reset a busy one', () => {
+    const clock = new ManualClock();
+    for (const algorithm of ['fixed-window', 'sliding-window', 'token-bucket'] as const) {
+      const store = new MemoryLimitStore(
+        algorithm,
+        { points: 5, durationMs: 60_000, capacity: 5 },
+        clock,
+        1000,
+      );
+      // The attacker spends its budget, then floods new keys (all live: same window) hoping to evict it.
+      for (let i = 0; i < 5; i++) assert.equal(store.consume('ip:attacker').allowed, true, algorithm);
+      for (let i = 0; i < 20_000; i++) {
+        store.consume(`h:${i}`);
+        if (i % 100 === 0) assert.equal(store.consume('ip:attacker').allowed, false, `${algorithm} at ${i}`);
+      }
+      assert.ok(store.size <= 1000, `${algorithm}: ${store.size} keys kept`);
+    }
+  });
 });
 
 async function redisClient(port = 6379): Promise<Redis> {

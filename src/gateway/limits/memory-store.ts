@@ -1,7 +1,8 @@
 /**
  * In-memory store for the rate-limit algorithms (one gateway process). Time comes from the injected clock,
  * so tests move time instead of waiting. Expired keys are swept when the map doubles, which bounds memory
- * by the number of keys active within one window instead of every key ever seen.
+ * by the number of keys active within one window instead of every key ever seen, and never beyond
+ * {@link MAX_KEYS} keys: the least recently used then make room.
  */
 import type { Clock } from '../../core/index.ts';
 import {
@@ -26,17 +27,22 @@ const STEPS: Record<Algorithm, Step> = {
   'token-bucket': tokenBucket as Step,
 };
 
+/** Keys one rule keeps in memory at most (~40 MB of state): beyond, the least recently used go. */
+export const MAX_KEYS = 200_000;
+
 export class MemoryLimitStore {
   readonly #params: AlgorithmParams;
   readonly #step: Step;
   readonly #clock: Clock;
   readonly #entries = new Map<string, { state: object; expiresAt: number }>();
+  readonly #maxKeys: number;
   #sweepAt = 1024;
 
-  constructor(algorithm: Algorithm, params: AlgorithmParams, clock: Clock) {
+  constructor(algorithm: Algorithm, params: AlgorithmParams, clock: Clock, maxKeys = MAX_KEYS) {
     this.#params = params;
     this.#step = STEPS[algorithm];
     this.#clock = clock;
+    this.#maxKeys = maxKeys;
   }
 
   consume(key: string): LimitDecision {
@@ -44,9 +50,31 @@ export class MemoryLimitStore {
     const entry = this.#entries.get(key);
     const prior = entry && entry.expiresAt > now ? entry.state : undefined;
     const { state, decision, expiresAt } = this.#step(this.#params, prior as never, now);
-    this.#entries.set(key, { state, expiresAt });
-    if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
+    this.#put(key, entry !== undefined, { state, expiresAt }, now);
     return decision;
+  }
+
+  /**
+   * Stores a key's state within {@link MAX_KEYS}, as nginx's limit_req does in a full zone: the least
+   * recently used key makes room (expired keys are swept as the map doubles, below the cap). Once the map
+   * is half full a used key is moved to the end (Map order is insertion order), so the oldest are those
+   * unused longest: a client flooding new keys evicts its own throwaway keys, not the counter of the key
+   * it is spending.
+   */
+  #put(key: string, existed: boolean, entry: { state: object; expiresAt: number }, now: number): void {
+    const entries = this.#entries;
+    if (existed) {
+      if (entries.size > this.#maxKeys >> 1) entries.delete(key);
+    } else if (entries.size >= this.#maxKeys) {
+      // Full: the least recently used key goes, in constant time (a sweep per new key would let a flood
+      // of new keys cost a walk of the whole map each).
+      for (const oldest of entries.keys()) {
+        entries.delete(oldest);
+        break;
+      }
+    }
+    entries.set(key, entry);
+    if (entries.size >= this.#sweepAt) this.#sweep(now);
   }
 
   /**
@@ -59,8 +87,7 @@ export class MemoryLimitStore {
     const entry = this.#entries.get(key);
     const prior = entry && entry.expiresAt > now ? (entry.state as FixedState) : undefined;
     const { state, decision, expiresAt, granted } = fixedWindow(this.#params, prior, now, want);
-    this.#entries.set(key, { state, expiresAt });
-    if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
+    this.#put(key, entry !== undefined, { state, expiresAt }, now);
     return { granted, decision, endsAt: expiresAt };
   }
 
