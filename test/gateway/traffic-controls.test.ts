@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { systemClock } from '../../src/core/index.ts';
 import { type LimitCounters, LocalCounters } from '../../src/gateway/limits/counters.ts';
-import type { RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import type { RateLimitSpec, RouteDocument } from '../../src/gateway/routes/route-file.ts';
 import { rawRequest, simpleRoutes, slowloris, startGateway, statusOf } from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
@@ -50,19 +50,15 @@ async function redisClient(port = 6379): Promise<Redis> {
   return client;
 }
 
+/** One route, /x, open to all, with `rateLimits`. */
+const limitedRoute = (rateLimits: RateLimitSpec[]): RouteDocument =>
+  simpleRoutes(upstream.url, [
+    { name: 'r', service: 'svc', paths: ['/x'], auth: { required: false }, rateLimits },
+  ]);
+
 describe('rate limits', () => {
   test('the per-IP limit answers 429 with Retry-After and RateLimit-* once spent', async () => {
-    const gw = await startGateway(
-      simpleRoutes(upstream.url, [
-        {
-          name: 'r',
-          service: 'svc',
-          paths: ['/x'],
-          auth: { required: false },
-          rateLimits: [{ by: 'ip', points: 3, durationSeconds: 60 }],
-        },
-      ]),
-    );
+    const gw = await startGateway(limitedRoute([{ by: 'ip', points: 3, durationSeconds: 60 }]));
     closers.push(gw.close);
     const remaining: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -79,18 +75,9 @@ describe('rate limits', () => {
   });
 
   test('a spoofed X-Forwarded-For does not buy a fresh per-IP budget', async () => {
-    const gw = await startGateway(
-      simpleRoutes(upstream.url, [
-        {
-          name: 'r',
-          service: 'svc',
-          paths: ['/x'],
-          auth: { required: false },
-          rateLimits: [{ by: 'ip', points: 2, durationSeconds: 60 }],
-        },
-      ]),
-      { trustedProxies: ['10.0.0.5'] },
-    );
+    const gw = await startGateway(limitedRoute([{ by: 'ip', points: 2, durationSeconds: 60 }]), {
+      trustedProxies: ['10.0.0.5'],
+    });
     closers.push(gw.close);
     const codes = [];
     for (let i = 0; i < 5; i++)
@@ -109,18 +96,9 @@ describe('rate limits', () => {
       acquire: (route, max) => local.acquire(route, max),
       release: (route) => local.release(route),
     };
-    const gw = await startGateway(
-      simpleRoutes(upstream.url, [
-        {
-          name: 'r',
-          service: 'svc',
-          paths: ['/x'],
-          auth: { required: false },
-          rateLimits: [{ by: 'header:x-tenant', points: 2, durationSeconds: 60 }],
-        },
-      ]),
-      { counters },
-    );
+    const gw = await startGateway(limitedRoute([{ by: 'header:x-tenant', points: 2, durationSeconds: 60 }]), {
+      counters,
+    });
     closers.push(gw.close);
     const codes = async (tenant: string, n: number) => {
       const out: number[] = [];
@@ -142,15 +120,7 @@ describe('rate limits', () => {
 
   test('IPv6 clients are counted by their /64: rotating addresses in it buys no fresh budget', async () => {
     const rule = (ipv6Prefix?: number) =>
-      simpleRoutes(upstream.url, [
-        {
-          name: 'r',
-          service: 'svc',
-          paths: ['/x'],
-          auth: { required: false },
-          rateLimits: [{ by: 'ip', points: 2, durationSeconds: 60, ...(ipv6Prefix ? { ipv6Prefix } : {}) }],
-        },
-      ]);
+      limitedRoute([{ by: 'ip', points: 2, durationSeconds: 60, ...(ipv6Prefix ? { ipv6Prefix } : {}) }]);
     const gw = await startGateway(rule(), { trustedProxies: ['127.0.0.1'] });
     closers.push(gw.close);
     const from = async (ip: string) => (await get(`${gw.url}/x`, { 'x-forwarded-for': ip })).statusCode;
@@ -187,15 +157,7 @@ describe('rate limits', () => {
       () => redisA.quit(),
       () => redisB.quit(),
     );
-    const doc = simpleRoutes(upstream.url, [
-      {
-        name: 'r',
-        service: 'svc',
-        paths: ['/x'],
-        auth: { required: false },
-        rateLimits: [{ by: 'route', points: 50, durationSeconds: 60, store: 'redis' }],
-      },
-    ]);
+    const doc = limitedRoute([{ by: 'route', points: 50, durationSeconds: 60, store: 'redis' }]);
     const a = await startGateway(doc, { redis: redisA, rateLimitPrefix: prefix });
     const b = await startGateway(doc, { redis: redisB, rateLimitPrefix: prefix });
     closers.push(a.close, b.close);
