@@ -93,7 +93,7 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
       })
     : undefined;
   // In-memory limits count here for this process and every worker behind the port.
-  const counters = new LocalCounters(ctx.clock);
+  const counters = new LocalCounters(ctx.clock, config.rateLimitMaxKeys);
   const { gateway, release: releaseParts } = gatewayFromSettings(settings, {
     routes,
     logger: ctx.logger,
@@ -231,6 +231,7 @@ async function gatewaySettings(ctx: ComponentContext, config: GatewayConfig): Pr
     auditAllowSampleRate: config.auditAllowSampleRate,
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
     h2c: config.h2c,
+    rateLimitMaxKeys: config.rateLimitMaxKeys,
     ...(fileTls ? { tls: fileTls } : {}),
   };
 }

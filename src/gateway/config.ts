@@ -41,6 +41,7 @@ export interface GatewayConfig {
   identityKeyFile: string | null;
   assertionTtlSeconds: number;
   jwksCooldownSeconds: number;
+  rateLimitMaxKeys: number;
   auditAllowSampleRate: number;
   hstsMaxAgeSeconds: number;
   adminTokens: { sha256: string; role: 'viewer' | 'operator' }[];
@@ -245,6 +246,12 @@ export const GATEWAY_CONFIG: Record<string, JsonSchema> = {
   },
   assertionTtlSeconds: int(60, 5, 600, 'Lifetime of the internal identity assertion sent upstream.'),
   jwksCooldownSeconds: int(30, 0, 3600, 'Least time between JWKS refreshes triggered by unknown `kid`s.'),
+  rateLimitMaxKeys: int(
+    200_000,
+    1_000,
+    100_000_000,
+    'Keys (clients, header values) one in-memory rate-limit rule keeps at most (~200 bytes each); beyond, the least recently used makes room, as in a full nginx limit_req zone.',
+  ),
   auditAllowSampleRate: {
     type: 'number',
     minimum: 0,

@@ -71,6 +71,7 @@ export function gatewayFromSettings(settings: GatewaySettings, parts: GatewayPar
     assertionTtlSeconds: settings.assertionTtlSeconds,
     auditAllowSampleRate: settings.auditAllowSampleRate,
     hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
+    rateLimitMaxKeys: settings.rateLimitMaxKeys,
   });
   const detachSvid = svid?.credentials.attach(gateway.server as unknown as TlsServer);
   return {

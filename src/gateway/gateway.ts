@@ -51,6 +51,8 @@ export interface GatewayOptions {
   rateLimitPrefix?: string;
   /** Where in-memory limits count; by default this gateway's own (see limits/counters.ts). */
   counters?: LimitCounters;
+  /** Keys one in-memory rule keeps at most (default 200,000). */
+  rateLimitMaxKeys?: number;
   trustedProxies?: string[];
   allowedHosts?: string[];
   pathOptions?: Partial<PathOptions>;
@@ -95,12 +97,13 @@ export class Gateway {
     const revocations = new RevocationList(clock);
     const engine = options.engine ?? new PolicyEngine();
     if (options.policies) engine.load({ policies: options.policies });
-    const counters = options.counters ?? new LocalCounters(clock);
+    const counters = options.counters ?? new LocalCounters(clock, options.rateLimitMaxKeys);
     this.#makeLimiter = createLimiterFactory(
       options.redis,
       options.rateLimitPrefix ?? 'bulwark:gw',
       counters,
       clock,
+      options.rateLimitMaxKeys,
     );
     const metrics = new GatewayMetrics();
     this.runtime = {

@@ -207,6 +207,19 @@ describe('leased fixed windows', () => {
 });
 
 describe('local counters', () => {
+  test('keep at most `rateLimitMaxKeys` keys per rule: an idle key beyond them starts afresh', () => {
+    const oneShot = { ...rule, id: 'one', params: { points: 1, durationMs: 60_000, capacity: 1 } };
+    for (const [maxKeys, again] of [
+      [1_000, true],
+      [undefined, false],
+    ] as const) {
+      const counters = new LocalCounters(systemClock, maxKeys);
+      assert.equal(counters.consume(oneShot, 'idle').allowed, true);
+      for (let i = 0; i < 2_000; i++) counters.consume(oneShot, `k${i}`);
+      assert.equal(counters.consume(oneShot, 'idle').allowed, again, `maxKeys ${maxKeys}`);
+    }
+  });
+
   test('the counters of a rule no longer used are dropped once its keys expire', () => {
     let now = 0;
     const counters = new LocalCounters({ now: () => now });

@@ -52,6 +52,7 @@ function workerInit(port: number, routes: RouteDocument): WorkerInit {
       auditAllowSampleRate: 0,
       hstsMaxAgeSeconds: 100,
       h2c: false,
+      rateLimitMaxKeys: 200_000,
     },
     routes,
     policy: undefined,

@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../../core/index.ts';
 import type { Algorithm, AlgorithmParams, LimitDecision } from './algorithms.ts';
-import { MemoryLimitStore } from './memory-store.ts';
+import { MAX_KEYS, MemoryLimitStore } from './memory-store.ts';
 
 /** One route rule's counters: `id` names the rule and its parameters, so a changed rule starts afresh. */
 export interface LimitRule {
@@ -39,8 +39,11 @@ export class LocalCounters implements LimitCounters {
   /** Decisions so far: the clock of {@link #prune}. */
   #decisions = 0;
 
-  constructor(clock: Clock) {
+  readonly #maxKeys: number;
+
+  constructor(clock: Clock, maxKeys = MAX_KEYS) {
     this.#clock = clock;
+    this.#maxKeys = maxKeys;
   }
 
   consume(rule: LimitRule, key: string): LimitDecision {
@@ -57,7 +60,10 @@ export class LocalCounters implements LimitCounters {
     if (tick % PRUNE_EVERY === 0) this.#prune(tick);
     let entry = this.#stores.get(rule.id);
     if (!entry) {
-      entry = { store: new MemoryLimitStore(rule.algorithm, rule.params, this.#clock), lastUsed: tick };
+      entry = {
+        store: new MemoryLimitStore(rule.algorithm, rule.params, this.#clock, this.#maxKeys),
+        lastUsed: tick,
+      };
       this.#stores.set(rule.id, entry);
     }
     entry.lastUsed = tick;

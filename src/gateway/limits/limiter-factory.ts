@@ -25,6 +25,7 @@ export function createLimiterFactory(
   prefix: string,
   counters: LimitCounters,
   clock: Clock,
+  maxKeys?: number,
 ): LimiterFactory {
   return (routeName: string, index: number, spec: RateLimitSpec): Limiter => {
     const algorithm = spec.algorithm ?? 'fixed-window';
@@ -36,7 +37,7 @@ export function createLimiterFactory(
     const limit = algorithm === 'token-bucket' ? params.capacity : spec.points;
     const keyPrefix = `${prefix}:${routeName}:${index}`;
     if (spec.store === 'process') {
-      const store = new MemoryLimitStore(algorithm, params, clock);
+      const store = new MemoryLimitStore(algorithm, params, clock, maxKeys);
       return { spec, limit, consume: async (key) => store.consume(key) };
     }
     if (spec.store !== 'redis') {

@@ -31,6 +31,7 @@ export interface GatewaySettings {
   assertionTtlSeconds: number;
   auditAllowSampleRate: number;
   hstsMaxAgeSeconds: number;
+  rateLimitMaxKeys: number;
   /** HTTP/2 by prior knowledge beside HTTP/1.1 when the public port has no TLS. */
   h2c: boolean;
   /** The public listener's certificate, unless it is the SVID (`mesh`). */
