@@ -21,14 +21,28 @@ const rule = {
   params: { points: 2, durationMs: 60_000, capacity: 2 },
 };
 
+/** A worker's counters answered at once by `local` (as holder `holder`), keeping the batches sent. */
+function worker(local: LocalCounters, holder: number) {
+  const sent: CounterOp[][] = [];
+  const remote: RemoteCounters = new RemoteCounters((id, ops) => {
+    sent.push(ops);
+    setImmediate(() => remote.answer(id, local.answer(holder, ops)));
+  });
+  return {
+    remote,
+    sent,
+    stats: {
+      get batches() {
+        return sent.length;
+      },
+    },
+  };
+}
+
 describe('remote counters', () => {
   test('operations of one tick go as one batch and each caller gets its own answer', async () => {
     const local = new LocalCounters(systemClock);
-    const sent: CounterOp[][] = [];
-    const remote: RemoteCounters = new RemoteCounters((id, ops) => {
-      sent.push(ops);
-      setImmediate(() => remote.answer(id, local.answer(1, ops)));
-    });
+    const { remote, sent } = worker(local, 1);
     const decisions = await Promise.all([1, 2, 3].map(() => remote.consume(rule, 'k')));
     assert.deepEqual(
       decisions.map((d) => d.allowed),
@@ -75,15 +89,6 @@ describe('remote counters', () => {
 });
 
 describe('leased fixed windows', () => {
-  /** A worker's counters answered at once by `local`, counting the batches sent. */
-  const worker = (local: LocalCounters, holder: number) => {
-    const stats = { batches: 0 };
-    const remote: RemoteCounters = new RemoteCounters((id, ops) => {
-      stats.batches++;
-      setImmediate(() => remote.answer(id, local.answer(holder, ops)));
-    });
-    return { remote, stats };
-  };
   const fixed = (points: number) => ({
     id: `fixed-${points}`,
     algorithm: 'fixed-window' as const,
@@ -136,11 +141,7 @@ describe('leased fixed windows', () => {
 
   test('requests of one tick wait for one lease instead of each taking a share', async () => {
     const local = new LocalCounters(systemClock);
-    const sent: CounterOp[][] = [];
-    const remote: RemoteCounters = new RemoteCounters((id, ops) => {
-      sent.push(ops);
-      setImmediate(() => remote.answer(id, local.answer(1, ops)));
-    });
+    const { remote, sent } = worker(local, 1);
     const rule = fixed(10_000);
     const all = await Promise.all(Array.from({ length: 64 }, () => remote.consume(rule, 'k')));
     assert.ok(all.every((d) => d.allowed));
