@@ -4,12 +4,12 @@
  * service (see {@link UpstreamCluster}) and streams the answer back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { IDEMPOTENT_METHODS } from '../core/http/methods.ts';
 import { asBulwarkError, coreError, toProblem } from '../core/index.ts';
 import type { MeshMetrics } from '../sdk/mesh/mesh-metrics.ts';
 import { forwardHeaders, isOriginForm } from './hop-headers.ts';
 import type { UpstreamCluster } from './upstream-cluster.ts';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Bodies of idempotent requests are buffered (so they can be retried) up to this size. */
 const MAX_BUFFERED_BODY = 1024 * 1024;
 
@@ -42,7 +42,7 @@ export function outboundServer(
     const method = req.method ?? 'GET';
     if (!isOriginForm(req.url))
       throw coreError('invalid_request', 'request targets must be in origin form (/path)');
-    const body = IDEMPOTENT.has(method) ? await buffered(req) : req;
+    const body = IDEMPOTENT_METHODS.has(method) ? await buffered(req) : req;
     const upstream = await cluster.call({
       method,
       path: req.url ?? '/',

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { IDEMPOTENT_METHODS } from '../core/http/methods.ts';
 import { BulwarkError, type Clock } from '../core/index.ts';
 import { mtlsDispatcher, serviceSpiffeId } from '../core/mtls/index.ts';
 import type { MeshIdentity } from '../sdk/mesh/index.ts';
@@ -17,8 +18,6 @@ import { CircuitBreaker } from './resilience/circuit-breaker.ts';
 import { OutlierDetector } from './resilience/outlier-detector.ts';
 import { RetryBudget } from './resilience/retry-budget.ts';
 
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const RETRY_ON_STATUS = new Set([502, 503, 504]);
 
 export interface UpstreamRequest {
@@ -84,7 +83,7 @@ export class UpstreamCluster {
     if (!this.breaker.allow())
       throw sidecarError('sidecar_circuit_open', `the circuit to ${service} is open`);
     this.budget.recordRequest();
-    const replayable = IDEMPOTENT.has(request.method) && !isStream(request.body);
+    const replayable = IDEMPOTENT_METHODS.has(request.method) && !isStream(request.body);
     const deadline = clock.now() + settings.totalTimeoutMs;
     const tried = new Set<string>();
     let lastError: unknown;

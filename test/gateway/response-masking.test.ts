@@ -26,8 +26,14 @@ describe('gateway response masking', () => {
   let gw: TestGateway;
 
   before(async () => {
+    let flaky = 0;
     upstream = createServer((req, res) => {
-      if (req.url === '/record') {
+      // Every other call to /flaky is a 503: the gateway retries it before masking anything.
+      if (req.url === '/flaky' && flaky++ % 2 === 0) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(RECORD));
+      }
+      if (req.url === '/record' || req.url === '/flaky') {
         res.writeHead(200, { 'content-type': 'application/json', etag: '"v1"' });
         return res.end(JSON.stringify(RECORD));
       }
@@ -48,7 +54,7 @@ describe('gateway response masking', () => {
     const routes: RouteDocument = {
       format_version: '1',
       services: [{ name: 'records', targets: [target] }],
-      routes: ['/record', '/text', '/gzip'].map((path) => ({
+      routes: ['/record', '/text', '/gzip', '/flaky'].map((path) => ({
         name: path.slice(1),
         service: 'records',
         paths: [path],
@@ -68,6 +74,12 @@ describe('gateway response masking', () => {
     const res = await request(`${gw.url}${path}`, { headers: { 'x-api-key': key(who) } });
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   };
+
+  it('retries a 503 to a GET before masking, and never passes the 503 body through', async () => {
+    const res = await call('/flaky', 'clerk');
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(res.text).ssn, '***-**-6789');
+  });
 
   it('masks every sensitive field for a role that reveals none, at any depth', async () => {
     const res = await call('/record', 'clerk');

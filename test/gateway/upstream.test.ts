@@ -1,7 +1,8 @@
 /** Issue 7, "Upstream": load balancing, retries within a budget, circuit breaker, health checks, mTLS, hot reload. */
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import * as http from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -103,6 +104,51 @@ describe('upstream resilience', () => {
     // 20 requests, a floor of 10 retry tokens and 0% deposits: at most 30 upstream calls, not 80.
     assert.ok(u!.received.length <= 30, `upstream saw ${u!.received.length}`);
     assert.ok(u!.received.length >= 20);
+  });
+
+  test('a connection reset before the answer is retried for a GET, not for a POST', async () => {
+    // The first connection of each request is cut before any answer: the upstream may or may not
+    // have acted on it, so only an idempotent request may be sent again.
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.method ?? '');
+      if (seen.length % 2 === 1) req.socket.destroy();
+      else res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gw = await startGateway(simpleRoutes(url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]));
+    closers.push(gw.close);
+    const get = await request(`${gw.url}/x`);
+    assert.equal(get.statusCode, 200);
+    assert.equal(await get.body.text(), 'ok');
+    assert.deepEqual(seen, ['GET', 'GET']);
+    const post = await request(`${gw.url}/x`, { method: 'POST', body: 'a' });
+    await post.body.dump();
+    assert.equal(post.statusCode, 502);
+    assert.deepEqual(seen, ['GET', 'GET', 'POST']);
+  });
+
+  test('an answer cut off mid-body is never resumed from another upstream response', async () => {
+    // Resuming with a Range request (what a download client does) would splice two upstream answers,
+    // possibly of two versions of the resource, into one client response. The client must see the cut.
+    const seen: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.range);
+      res.writeHead(200, { 'content-length': '10', 'accept-ranges': 'bytes', etag: '"v1"' });
+      if (req.headers.range) res.end('56789');
+      else res.write('01234', () => setTimeout(() => req.socket.destroy(), 50));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gw = await startGateway(simpleRoutes(url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]));
+    closers.push(gw.close);
+    const res = await request(`${gw.url}/x`);
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(res.body.text());
+    assert.deepEqual(seen, [undefined]);
   });
 
   test('a dead target is skipped by failover and then by its open circuit', async () => {

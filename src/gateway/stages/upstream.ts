@@ -1,14 +1,15 @@
 /**
- * The terminal stage: forwards the canonical request to one target of the route's service (undici Pool
- * with the retry interceptor; circuit breaker; round robin over healthy targets) and streams the answer
- * back. Trusts everything the earlier stages established. The caller's token and API key never go
+ * The terminal stage: forwards the canonical request to one target of the route's service (undici Pool;
+ * circuit breaker; round robin over healthy targets; retries and failover) and streams the answer back. Trusts everything the earlier stages established. The caller's token and API key never go
  * upstream; the gateway's own signed identity assertion does, with the subject, roles and tenant, and any
  * client copy of those headers was already removed by canonicalisation.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodePath } from '../../core/http/canonical-path.ts';
+import { IDEMPOTENT_METHODS } from '../../core/http/methods.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
-import { clientGone, forward } from '../upstream/forward.ts';
+import { clientGone, forward, RETRY_STATUS } from '../upstream/forward.ts';
 import { IDENTITY_HEADER } from '../upstream/identity-assertion.ts';
 import { maskedExchange } from '../upstream/masked-exchange.ts';
 import type { UpstreamTarget } from '../upstream/upstream-service.ts';
@@ -34,6 +35,10 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 
 /** Errors where the request never left the gateway: another target may take it whatever the method. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+/** Connection failures before any answer, after which an idempotent request may be sent again. */
+const RETRY_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+/** Pause before retry n (n x this), so a restarting upstream is not hit again at once. */
+const RETRY_BACKOFF_MS = 20;
 
 export async function proxyUpstream(ctx: RequestContext): Promise<void> {
   const route = ctx.route;
@@ -85,18 +90,36 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
     headersTimeout: service.headersTimeoutMs,
     bodyTimeout: service.bodyTimeoutMs,
   };
-  const tried = new Set<UpstreamTarget>();
+  // Retries (Envoy's and Finagle's model): only idempotent requests, only before any byte of an answer
+  // went to the client (a connection reset, or a 503 held back), at most `retryAttempts` times and
+  // while the service's retry budget has tokens, so a failing upstream never sees a retry storm.
+  const idempotent = IDEMPOTENT_METHODS.has(request.method);
+  let retries = 0;
+  const mayRetry = (): boolean => {
+    if (!idempotent || retries >= service.retryAttempts || !service.budget.withdraw()) return false;
+    retries++;
+    return true;
+  };
+  const retryStatus = (status: number) => status === 503 && mayRetry();
+  const unreachable = new Set<UpstreamTarget>();
   for (;;) {
     // A client that went away while the checks ran (e.g. an HTTP/2 stream reset) costs no upstream call.
     if (clientGone(ctx.res)) return;
     const target = service.pick();
-    if (!target || tried.has(target))
+    if (!target || unreachable.has(target))
       throw gatewayError('gateway_upstream_unavailable', 'no healthy upstream target');
-    tried.add(target);
     try {
       const status = route.masking
-        ? await maskedExchange(target.dispatcher, options, ctx.res, mapHead, route.masking, p?.roles ?? [])
-        : await forward(target.dispatcher, options, ctx.res, mapHead);
+        ? await maskedExchange(
+            target.pool,
+            options,
+            ctx.res,
+            mapHead,
+            route.masking,
+            p?.roles ?? [],
+            retryStatus,
+          )
+        : await forward(target.pool, options, ctx.res, mapHead, retryStatus);
       if (status >= 502 && status <= 504) target.breaker.failure();
       else target.breaker.success();
       return;
@@ -108,7 +131,13 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
       }
       target.breaker.failure();
       const code = (err as { code?: string }).code ?? '';
-      if (NOT_SENT.has(code) && tried.size < service.targets.length) continue;
+      if (NOT_SENT.has(code)) {
+        unreachable.add(target);
+        if (unreachable.size < service.targets.length) continue;
+      } else if (code === RETRY_STATUS || (RETRY_ERRORS.has(code) && mayRetry())) {
+        await sleep(RETRY_BACKOFF_MS * retries);
+        continue;
+      }
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
         throw gatewayError('gateway_upstream_timeout', 'the upstream did not answer in time', { cause: err });
       }

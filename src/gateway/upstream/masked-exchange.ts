@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { applyMasking, type MaskingPolicy } from '../../core/masking/index.ts';
 import { gatewayError } from '../errors.ts';
-import type { ForwardOptions, HeadMapper } from './forward.ts';
+import { type ForwardOptions, type HeadMapper, type RetryStatus, retryStatusError } from './forward.ts';
 
 /** Largest answer a masked route may give (masking needs the whole document in memory). */
 export const MAX_MASKED_BYTES = 4 * 1024 * 1024;
@@ -23,6 +23,7 @@ export async function maskedExchange(
   mapHead: HeadMapper,
   policy: MaskingPolicy,
   roles: readonly string[],
+  retryStatus: RetryStatus,
 ): Promise<number> {
   const upstream = await dispatcher.request({
     path: options.path,
@@ -33,6 +34,10 @@ export async function maskedExchange(
     headersTimeout: options.headersTimeout,
     bodyTimeout: options.bodyTimeout,
   });
+  if (retryStatus(upstream.statusCode)) {
+    await upstream.body.dump();
+    throw retryStatusError(upstream.statusCode);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of upstream.body) {

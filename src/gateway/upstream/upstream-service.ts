@@ -1,11 +1,11 @@
 /**
- * One upstream service: an undici Pool per target (keep-alive, optional mTLS), composed with a retry
- * interceptor that retries idempotent requests on connection failures within a {@link RetryBudget}; round
+ * One upstream service: an undici Pool per target (keep-alive, optional mTLS), the retry policy its
+ * requests follow (attempts within a {@link RetryBudget}; the upstream stage runs the retries), and round
  * robin over targets whose circuit is closed and whose active health check passes. Trusts: the route
  * file's service spec (already schema-checked) and PEM files it names.
  */
 import { readFileSync } from 'node:fs';
-import { type Dispatcher, interceptors, Pool } from 'undici';
+import { Pool } from 'undici';
 import type { Clock } from '../../core/index.ts';
 import {
   mtlsConnector,
@@ -17,15 +17,9 @@ import type { ServiceSpec } from '../routes/route-file.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { RetryBudget } from './retry-budget.ts';
 
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'];
-/** Connection failures after which the request may be sent again on a fresh connection. */
-const RETRY_ERRORS = ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'];
-
 export interface UpstreamTarget {
   readonly origin: string;
   readonly pool: Pool;
-  readonly dispatcher: Dispatcher;
   readonly breaker: CircuitBreaker;
   healthy: boolean;
   consecutiveHealthFailures: number;
@@ -44,6 +38,8 @@ export class UpstreamService {
   readonly targets: readonly UpstreamTarget[];
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** How many times one request may be sent again (idempotent requests only, within `budget`). */
+  readonly retryAttempts: number;
   readonly budget: RetryBudget;
   /** A fingerprint of the spec: an unchanged service keeps its pools across reloads. */
   readonly fingerprint: string;
@@ -71,7 +67,7 @@ export class UpstreamService {
           ...(tls?.serverName ? { servername: tls.serverName } : {}),
           rejectUnauthorized: true,
         };
-    const attempts = spec.retries?.attempts ?? 1;
+    this.retryAttempts = spec.retries?.attempts ?? 1;
     this.targets = spec.targets.map((origin) => {
       const pool = new Pool(origin, {
         connections: spec.connections ?? 64,
@@ -80,11 +76,9 @@ export class UpstreamService {
         bodyTimeout: this.bodyTimeoutMs,
         keepAliveTimeout: 10_000,
       });
-      const dispatcher = attempts > 0 ? pool.compose(this.#retryInterceptor(attempts)) : pool;
       return {
         origin,
         pool,
-        dispatcher,
         breaker: new CircuitBreaker(
           clock,
           spec.circuitBreaker?.failures ?? 5,
@@ -93,31 +87,6 @@ export class UpstreamService {
         healthy: true,
         consecutiveHealthFailures: 0,
       };
-    });
-  }
-
-  #retryInterceptor(attempts: number): Dispatcher.DispatcherComposeInterceptor {
-    return interceptors.retry({
-      maxRetries: attempts,
-      methods: IDEMPOTENT as Dispatcher.HttpMethod[],
-      statusCodes: [503],
-      errorCodes: RETRY_ERRORS,
-      // Pass a non-retried answer (e.g. a 503 to a POST) through as it is, instead of turning it into an error.
-      throwOnError: false,
-      retry: (err, { state, opts }, callback) => {
-        const e = err as { code?: string; statusCode?: number };
-        // Only failures where the upstream cannot have acted on the request, or said so (503).
-        const retryable = e.statusCode === 503 || (e.code !== undefined && RETRY_ERRORS.includes(e.code));
-        if (
-          !retryable ||
-          !IDEMPOTENT.includes(opts.method) ||
-          state.counter > attempts ||
-          !this.budget.withdraw()
-        ) {
-          return callback(err);
-        }
-        setTimeout(() => callback(null), 20 * state.counter).unref();
-      },
     });
   }
 
