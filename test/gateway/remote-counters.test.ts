@@ -8,13 +8,18 @@ import { describe, test } from 'node:test';
 import { request } from 'undici';
 import { systemClock } from '../../src/core/index.ts';
 import type { LimitDecision } from '../../src/gateway/limits/algorithms.ts';
-import { type CounterOp, type LimitCounters, LocalCounters } from '../../src/gateway/limits/counters.ts';
+import {
+  type CounterOp,
+  type LimitCounters,
+  type LimitRule,
+  LocalCounters,
+} from '../../src/gateway/limits/counters.ts';
 import { createLimiterFactory, StoreUnavailable } from '../../src/gateway/limits/limiter-factory.ts';
 import { RemoteCounters } from '../../src/gateway/workers/remote-counters.ts';
 import { simpleRoutes, startGateway } from './fixtures/harness.ts';
 import { startUpstream } from './fixtures/upstream.ts';
 
-/** A sliding window: asked one point per request (fixed windows are leased, see below). */
+/** A sliding window of two points a minute. */
 const rule = {
   id: 'r',
   algorithm: 'sliding-window' as const,
@@ -88,7 +93,7 @@ describe('remote counters', () => {
   });
 });
 
-describe('leased fixed windows', () => {
+describe('leases', () => {
   const fixed = (points: number) => ({
     id: `fixed-${points}`,
     algorithm: 'fixed-window' as const,
@@ -139,13 +144,17 @@ describe('leased fixed windows', () => {
     assert.ok(fresh.remaining >= 990, `${fresh.remaining}`);
   });
 
-  test('requests of one tick wait for one lease instead of each taking a share', async () => {
+  test('requests while a lease is asked for are decided one by one in the same message, not each a share', async () => {
     const local = new LocalCounters(systemClock);
     const { remote, sent } = worker(local, 1);
     const rule = fixed(10_000);
     const all = await Promise.all(Array.from({ length: 64 }, () => remote.consume(rule, 'k')));
     assert.ok(all.every((d) => d.allowed));
-    assert.equal(sent[0]?.length, 1, 'one lease asked for in the first tick');
+    assert.equal(sent.length, 1, 'one round trip');
+    assert.deepEqual(
+      sent[0]!.map((op) => op.op),
+      ['lease', ...Array(63).fill('consume')],
+    );
     // What the worker took is what it spent plus at most its last lease: others can still get the rest.
     const other = await local.answer(2, [{ op: 'lease', rule, key: 'k', want: 1 }])[0];
     assert.ok((other as { decision: LimitDecision }).decision.remaining > 9_800);
@@ -198,12 +207,161 @@ describe('leased fixed windows', () => {
     assert.equal(batches, asked + 1, 'a lease held past the window would have been spent unseen');
   });
 
-  test('other algorithms are asked one point per request', async () => {
+  /**
+   * Two workers and the component on a clock the test moves: bursts of concurrent requests at random
+   * moments, each allowed one recorded at its time. `conforms` then checks the allowed times against the
+   * algorithm itself, as if one process had seen every request.
+   */
+  function twoWorkers() {
+    const clock = { t: 1_000_000, now: () => clock.t };
+    const local = new LocalCounters(clock);
+    let batches = 0;
+    const make = (holder: number): RemoteCounters => {
+      const remote: RemoteCounters = new RemoteCounters(
+        (id, ops) => {
+          batches++;
+          setImmediate(() => remote.answer(id, local.answer(holder, ops)));
+        },
+        1_000,
+        clock,
+      );
+      return remote;
+    };
+    const workers = [make(1), make(2)] as const;
+    const allowed: number[] = [];
+    let requests = 0;
+    return {
+      clock,
+      allowed,
+      get requests() {
+        return requests;
+      },
+      get batches() {
+        return batches;
+      },
+      /** `n` requests at once through worker `w` (0 or 1), now. */
+      async burst(rule: LimitRule, w: 0 | 1, n: number): Promise<void> {
+        requests += n;
+        const decisions = await Promise.all(Array.from({ length: n }, () => workers[w].consume(rule, 'k')));
+        for (const d of decisions) if (d.allowed) allowed.push(clock.t);
+      },
+      /** `n` requests one after the other through worker `w`, so its leases grow. */
+      async serial(rule: LimitRule, w: 0 | 1, n: number): Promise<void> {
+        for (let i = 0; i < n; i++) await this.burst(rule, w, 1);
+      },
+    };
+  }
+
+  /** Bursts at random moments through either worker. */
+  async function randomTraffic(rule: LimitRule, steps: number, seed: number) {
+    const run = twoWorkers();
+    let x = seed;
+    const random = () => {
+      x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return x / 2_147_483_648;
+    };
+    for (let i = 0; i < steps; i++) {
+      run.clock.t += Math.floor(random() * 40);
+      await run.burst(rule, random() < 0.5 ? 0 : 1, 1 + Math.floor(random() * 6));
+    }
+    return run;
+  }
+
+  /** Checks allowed times against one sliding window that saw them all. */
+  function slidingConforms(allowed: readonly number[], points: number, d: number): void {
+    for (const at of allowed) {
+      const w = Math.floor(at / d);
+      const f = (at - w * d) / d;
+      const curr = allowed.filter((a) => a <= at && Math.floor(a / d) === w).length;
+      const prev = allowed.filter((a) => Math.floor(a / d) === w - 1).length;
+      assert.ok(prev * (1 - f) + curr <= points + 1e-9, `${prev} x ${1 - f} + ${curr} at ${at}`);
+    }
+  }
+
+  /** Checks allowed times against one token bucket (full at the start) that saw them all. */
+  function bucketConforms(allowed: readonly number[], capacity: number, perMs: number): void {
+    let tokens = capacity;
+    let last = allowed[0] ?? 0;
+    for (const at of allowed) {
+      tokens = Math.min(capacity, tokens + (at - last) * perMs);
+      last = at;
+      assert.ok(tokens >= 1 - 1e-9, `no token left at ${at}`);
+      tokens -= 1;
+    }
+  }
+
+  test('sliding windows are leased and never let more through than one process would', async () => {
+    const rule: LimitRule = {
+      id: 'sw',
+      algorithm: 'sliding-window',
+      params: { points: 40, durationMs: 1_000, capacity: 40 },
+    };
+    for (const seed of [1, 2, 3]) {
+      const run = await randomTraffic(rule, 600, seed);
+      slidingConforms(run.allowed, 40, 1_000);
+      assert.ok(run.allowed.length > 200, `seed ${seed}: only ${run.allowed.length} allowed`);
+      assert.ok(
+        run.batches < run.requests / 2,
+        `seed ${seed}: ${run.batches} round trips for ${run.requests}`,
+      );
+    }
+  });
+
+  test('points leased in one sliding window are not spent in the next', async () => {
+    const rule: LimitRule = {
+      id: 'sw-edge',
+      algorithm: 'sliding-window',
+      params: { points: 1000, durationMs: 1_000, capacity: 1000 },
+    };
+    const run = twoWorkers();
+    run.clock.t = 1_000_000; // the start of a window
+    await run.serial(rule, 0, 40); // worker 0 ends with points of its last lease unspent
+    run.clock.t = 1_001_990; // the next window, the previous one weighing 1%
+    await run.burst(rule, 1, 1_200); // worker 1 takes all the window allows
+    await run.burst(rule, 0, 100); // worker 0 must not add its old points on top
+    slidingConforms(run.allowed, 1000, 1_000);
+  });
+
+  test('token buckets are leased and every allowed request finds a token in one shared bucket', async () => {
+    // 20 tokens a second, bursts up to 60: the bursts drain it, so leases are held below the cap.
+    const rule: LimitRule = {
+      id: 'tb',
+      algorithm: 'token-bucket',
+      params: { points: 20, durationMs: 1_000, capacity: 60 },
+    };
+    for (const seed of [1, 2, 3]) {
+      const run = await randomTraffic(rule, 600, seed);
+      bucketConforms(run.allowed, 60, 0.02);
+      // The bucket's own rate over the run (~12 s): about 60 + 20 x 12 = 300.
+      assert.ok(run.allowed.length > 200, `seed ${seed}: only ${run.allowed.length} allowed`);
+      assert.ok(run.batches < run.requests, `seed ${seed}: ${run.batches} round trips for ${run.requests}`);
+    }
+  });
+
+  test('tokens leased from a bucket lapse before it could have refilled them', async () => {
+    const rule: LimitRule = {
+      id: 'tb-idle',
+      algorithm: 'token-bucket',
+      params: { points: 64, durationMs: 1_000, capacity: 256 },
+    };
+    const run = twoWorkers();
+    await run.serial(rule, 0, 40); // worker 0 ends holding tokens of its last lease
+    run.clock.t += 10_000; // the bucket is full again
+    await run.burst(rule, 1, 300); // worker 1 empties it
+    await run.burst(rule, 0, 50); // worker 0's old tokens must not come on top
+    bucketConforms(run.allowed, 256, 0.064);
+  });
+
+  test('a full token bucket grants one token at a time: a lease could not be held', () => {
     const local = new LocalCounters(systemClock);
-    const a = worker(local, 1);
-    for (let i = 0; i < 10; i++)
-      await a.remote.consume({ ...rule, id: 'sw', algorithm: 'sliding-window' }, 'k');
-    assert.equal(a.stats.batches, 10);
+    const rule: LimitRule = {
+      id: 'tb-full',
+      algorithm: 'token-bucket',
+      params: { points: 1e6, durationMs: 1_000, capacity: 100 },
+    };
+    const answer = local.lease(rule, 'k', 64);
+    assert.equal(answer.granted, 1);
+    assert.equal(answer.holdsMs, 0);
   });
 });
 

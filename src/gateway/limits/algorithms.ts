@@ -43,33 +43,71 @@ export interface BucketState {
 }
 
 /**
- * `take` > 1 asks for several points at once (a worker's lease, see workers/remote-counters.ts): it gets
- * `granted` of them, at most what is left and at most an eighth of it (at least one), so that shares held
- * by several processes never strand much of the window. The decision is about the first point.
+ * One decision of an algorithm. `take` > 1 asks for several points at once (a worker's lease, see
+ * workers/remote-counters.ts): it gets `granted` of them, at most an eighth of what is left (at least one,
+ * and only one where a lease could not be held), so that shares held by several processes never strand
+ * much. `decision` is about the first point. `holdsMs` is how long the answer stays true without asking
+ * again: granted points may be spent until then without ever exceeding the limit, and a refusal stands
+ * until then whatever other processes do.
  */
-export function fixedWindow(p: AlgorithmParams, s: FixedState | undefined, now: number, take = 1) {
+export interface Step<S> {
+  state: S;
+  /** When the key's state no longer matters (it may be forgotten). */
+  expiresAt: number;
+  granted: number;
+  holdsMs: number;
+  decision: LimitDecision;
+}
+
+/** An eighth of what is left, at least one, at most `take`. */
+function share(take: number, left: number): number {
+  return take === 1 ? 1 : Math.min(take, Math.max(1, Math.floor(left / 8)));
+}
+
+function refused<S>(state: S, expiresAt: number, retryMs: number, resetMs = retryMs): Step<S> {
+  return {
+    state,
+    expiresAt,
+    granted: 0,
+    holdsMs: retryMs,
+    decision: { allowed: false, remaining: 0, resetMs, retryAfterMs: retryMs },
+  };
+}
+
+/** Granted points hold until the window ends (within it the count only grows); so does a refusal. */
+export function fixedWindow(
+  p: AlgorithmParams,
+  s: FixedState | undefined,
+  now: number,
+  take = 1,
+): Step<FixedState> {
   const state = s && now < s.start + p.durationMs ? s : { start: now, count: 0 };
-  const reset = state.start + p.durationMs - now;
+  const end = state.start + p.durationMs;
+  const reset = end - now;
   const left = p.points - state.count;
-  if (left < 1) {
-    return {
-      state,
-      expiresAt: state.start + p.durationMs,
-      granted: 0,
-      decision: { allowed: false, remaining: 0, resetMs: reset, retryAfterMs: reset },
-    };
-  }
-  const granted = take === 1 ? 1 : Math.min(take, Math.max(1, Math.floor(left / 8)));
+  if (left < 1) return refused(state, end, reset);
+  const granted = share(take, left);
   state.count += granted;
   return {
     state,
-    expiresAt: state.start + p.durationMs,
+    expiresAt: end,
     granted,
+    holdsMs: reset,
     decision: { allowed: true, remaining: p.points - state.count, resetMs: reset, retryAfterMs: 0 },
   };
 }
 
-export function slidingWindow(p: AlgorithmParams, s: SlidingState | undefined, now: number) {
+/**
+ * Granted points are counted in the current window, so they may be spent until it ends: later in it the
+ * previous window weighs less, never more. Spent in the next one they would count only with a decaying
+ * weight, hence not beyond. A refusal stands for its `retryAfterMs` (others' requests only add to it).
+ */
+export function slidingWindow(
+  p: AlgorithmParams,
+  s: SlidingState | undefined,
+  now: number,
+  take = 1,
+): Step<SlidingState> {
   const d = p.durationMs;
   const window = Math.floor(now / d);
   let state: SlidingState;
@@ -78,30 +116,25 @@ export function slidingWindow(p: AlgorithmParams, s: SlidingState | undefined, n
   else state = s;
   const f = (now - window * d) / d;
   const estimate = state.prev * (1 - f) + state.curr;
-  if (estimate + 1 > p.points) {
-    const retry = slidingRetryMs(p.points, state, f, d);
-    return {
-      state,
-      expiresAt: (window + 2) * d,
-      decision: { allowed: false, remaining: 0, resetMs: retry, retryAfterMs: retry },
-    };
-  }
-  state.curr++;
-  const used = state.prev * (1 - f) + state.curr;
   // The current count weighs on the estimate until the end of the next window.
-  const reset = (window + 2) * d - now;
+  const expiresAt = (window + 2) * d;
+  if (estimate + 1 > p.points) return refused(state, expiresAt, slidingRetryMs(p.points, state, f, d));
+  const granted = share(take, Math.floor(p.points - estimate));
+  state.curr += granted;
+  const used = state.prev * (1 - f) + state.curr;
   return {
     state,
-    expiresAt: (window + 2) * d,
+    expiresAt,
+    granted,
+    holdsMs: (window + 1) * d - now,
     decision: {
       allowed: true,
       remaining: Math.max(0, Math.floor(p.points - used)),
-      resetMs: reset,
+      resetMs: expiresAt - now,
       retryAfterMs: 0,
     },
   };
 }
-
 /** Time until `prev * (1 - f) + curr + 1 <= limit` holds again. */
 function slidingRetryMs(limit: number, s: SlidingState, f: number, d: number): number {
   if (s.curr + 1 <= limit && s.prev > 0) {
@@ -113,25 +146,36 @@ function slidingRetryMs(limit: number, s: SlidingState, f: number, d: number): n
   return Math.max(1, Math.ceil((1 - f) * d + g * d));
 }
 
-export function tokenBucket(p: AlgorithmParams, s: BucketState | undefined, now: number) {
+/**
+ * Granted tokens may be spent until the bucket, as it was before the grant, would be full again: until
+ * then no refill is lost to the cap, so spending them later is the same as spending them at once (with
+ * leases of several processes too: each one's term counts everything granted after it). A full bucket
+ * therefore grants one token, spent at once. A refusal stands until one token has come back.
+ */
+export function tokenBucket(
+  p: AlgorithmParams,
+  s: BucketState | undefined,
+  now: number,
+  take = 1,
+): Step<BucketState> {
   const ratePerMs = p.points / p.durationMs;
   const state = s ?? { tokens: p.capacity, ts: now };
   state.tokens = Math.min(p.capacity, state.tokens + Math.max(0, now - state.ts) * ratePerMs);
   state.ts = now;
   if (state.tokens < 1) {
     const retry = Math.max(1, Math.ceil((1 - state.tokens) / ratePerMs));
-    return {
-      state,
-      // The state matters until the bucket is full again; forgetting it earlier would hand out a full one.
-      expiresAt: now + Math.ceil((p.capacity - state.tokens) / ratePerMs),
-      decision: { allowed: false, remaining: 0, resetMs: retry, retryAfterMs: retry },
-    };
+    // The state matters until the bucket is full again; forgetting it earlier would hand out a full one.
+    return refused(state, now + Math.ceil((p.capacity - state.tokens) / ratePerMs), retry);
   }
-  state.tokens -= 1;
+  const holdsMs = Math.floor((p.capacity - state.tokens) / ratePerMs);
+  const granted = holdsMs > 0 ? share(take, Math.floor(state.tokens)) : 1;
+  state.tokens -= granted;
   const reset = Math.ceil((p.capacity - state.tokens) / ratePerMs);
   return {
     state,
     expiresAt: now + reset,
+    granted,
+    holdsMs,
     decision: { allowed: true, remaining: Math.floor(state.tokens), resetMs: reset, retryAfterMs: 0 },
   };
 }

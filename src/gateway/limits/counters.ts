@@ -50,7 +50,7 @@ export class LocalCounters implements LimitCounters {
     return this.#store(rule).consume(key);
   }
 
-  /** Up to `want` points of a fixed-window rule for `key` at once (see {@link MemoryLimitStore.lease}). */
+  /** Up to `want` points of `rule` for `key` at once (see {@link MemoryLimitStore.lease}). */
   lease(rule: LimitRule, key: string, want: number): LeaseAnswer {
     return this.#store(rule).lease(key, want);
   }
@@ -142,11 +142,15 @@ export type CounterOp =
   | { op: 'acquire'; route: string; max: number }
   | { op: 'release'; route: string };
 
-/** Points granted for a lease (0: refused), the decision about the first of them, and when the window ends. */
+/**
+ * Points granted for a lease (0: refused), the decision about the first of them, and how long the answer
+ * holds: granted points may be spent, or a refusal stands, for `holdsMs` from the decision, which is
+ * `endsAt` by the component's clock (epoch ms).
+ */
 export interface LeaseAnswer {
   granted: number;
   decision: LimitDecision;
-  /** The window's end by the component's clock (epoch ms). */
+  holdsMs: number;
   endsAt: number;
 }
 

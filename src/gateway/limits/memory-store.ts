@@ -8,23 +8,19 @@ import type { Clock } from '../../core/index.ts';
 import {
   type Algorithm,
   type AlgorithmParams,
-  type FixedState,
   fixedWindow,
   type LimitDecision,
+  type Step,
   slidingWindow,
   tokenBucket,
 } from './algorithms.ts';
 
-type Step = (
-  p: AlgorithmParams,
-  s: never,
-  now: number,
-) => { state: object; decision: LimitDecision; expiresAt: number };
+type StepFn = (p: AlgorithmParams, s: never, now: number, take: number) => Step<object>;
 
-const STEPS: Record<Algorithm, Step> = {
-  'fixed-window': fixedWindow as Step,
-  'sliding-window': slidingWindow as Step,
-  'token-bucket': tokenBucket as Step,
+const STEPS: Record<Algorithm, StepFn> = {
+  'fixed-window': fixedWindow as StepFn,
+  'sliding-window': slidingWindow as StepFn,
+  'token-bucket': tokenBucket as StepFn,
 };
 
 /** Keys one rule keeps in memory at most (~40 MB of state): beyond, the least recently used go. */
@@ -32,7 +28,7 @@ export const MAX_KEYS = 200_000;
 
 export class MemoryLimitStore {
   readonly #params: AlgorithmParams;
-  readonly #step: Step;
+  readonly #step: StepFn;
   readonly #clock: Clock;
   readonly #entries = new Map<string, { state: object; expiresAt: number }>();
   readonly #maxKeys: number;
@@ -46,12 +42,28 @@ export class MemoryLimitStore {
   }
 
   consume(key: string): LimitDecision {
+    return this.#take(key, 1, this.#clock.now()).decision;
+  }
+
+  /**
+   * Up to `want` points at once, for a worker's lease (see workers/remote-counters.ts): how many were
+   * granted, the decision about the first, and until when (this clock, epoch ms) the answer holds.
+   */
+  lease(
+    key: string,
+    want: number,
+  ): { granted: number; decision: LimitDecision; holdsMs: number; endsAt: number } {
     const now = this.#clock.now();
+    const { granted, decision, holdsMs } = this.#take(key, want, now);
+    return { granted, decision, holdsMs, endsAt: now + holdsMs };
+  }
+
+  #take(key: string, want: number, now: number): Step<object> {
     const entry = this.#entries.get(key);
     const prior = entry && entry.expiresAt > now ? entry.state : undefined;
-    const { state, decision, expiresAt } = this.#step(this.#params, prior as never, now);
-    this.#put(key, entry !== undefined, { state, expiresAt }, now);
-    return decision;
+    const step = this.#step(this.#params, prior as never, now, want);
+    this.#put(key, entry !== undefined, { state: step.state, expiresAt: step.expiresAt }, now);
+    return step;
   }
 
   /**
@@ -75,20 +87,6 @@ export class MemoryLimitStore {
     }
     entries.set(key, entry);
     if (entries.size >= this.#sweepAt) this.#sweep(now);
-  }
-
-  /**
-   * Up to `want` points of a fixed window at once, for a worker's lease (see workers/remote-counters.ts);
-   * the other algorithms are asked one point per request.
-   */
-  lease(key: string, want: number): { granted: number; decision: LimitDecision; endsAt: number } {
-    if (this.#step !== (fixedWindow as Step)) throw new Error('only fixed windows are leased');
-    const now = this.#clock.now();
-    const entry = this.#entries.get(key);
-    const prior = entry && entry.expiresAt > now ? (entry.state as FixedState) : undefined;
-    const { state, decision, expiresAt, granted } = fixedWindow(this.#params, prior, now, want);
-    this.#put(key, entry !== undefined, { state, expiresAt }, now);
-    return { granted, decision, endsAt: expiresAt };
   }
 
   get size(): number {

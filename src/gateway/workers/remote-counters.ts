@@ -4,12 +4,14 @@
  * behind the port. A batch not answered within `timeoutMs` fails its callers, which the rate-limit stage
  * turns into each rule's fail-open or fail-closed, as for a Redis outage.
  *
- * Fixed windows are leased: a worker asks for several points of a key's window at once (twice as many as
- * last time, up to {@link MAX_LEASE}; the component grants at most an eighth of what is left), one ask per
- * key at a time, and spends them without asking until they run out or the window ends. Granted points are
- * counted at once, so the limit is never exceeded; points a worker holds when no more requests reach it
- * lapse with the window. A refusal holds until the window ends (the count only grows within it), so it
- * is answered locally from then on. A busy key costs one round trip per lease instead of one per request.
+ * Limits are leased: a worker asks for several points of a key at once (twice as many as last time, up
+ * to {@link MAX_LEASE}; the component grants at most an eighth of what is left), one ask per key at a
+ * time, and spends them without asking until they run out or the answer's term ends (`holdsMs`: the end
+ * of a fixed or sliding window; for a token bucket, until the bucket could have refilled; see
+ * limits/algorithms.ts for why each term keeps the limit exact). Granted points are counted at once, so
+ * the limit is never exceeded; points a worker holds when no more requests reach it lapse. A refusal
+ * stands for its term too (others' requests can only make it longer), so it is answered locally until
+ * then. A busy key costs one round trip per lease instead of one per request.
  */
 import { type Clock, systemClock } from '../../core/index.ts';
 import type { LimitDecision } from '../limits/algorithms.ts';
@@ -18,16 +20,18 @@ import type { CounterOp, CounterResult, LeaseAnswer, LimitCounters, LimitRule } 
 /** Most points of a window a worker asks for at once. */
 const MAX_LEASE = 1024;
 
-/** Points of one key's current window held by this worker. */
+/** Points of one key held by this worker. */
 interface Lease {
   left: number;
-  /** When the window ends, by this process's clock (never later than the component's end). */
+  /** When the term ends, by this process's clock (never later than the component's end). */
   until: number;
+  /** When the key's full quota is back (RateLimit-Reset), by this process's clock. */
+  resetAt: number;
   /** What the component had left after granting them. */
   remaining: number;
   /** Points granted last time: the next request asks for twice as many. */
   size: number;
-  /** The component refused: nothing is left in this window. */
+  /** The component refused: nothing is left until `until`. */
   refused: boolean;
 }
 
@@ -58,7 +62,8 @@ export class RemoteCounters implements LimitCounters {
   readonly #pending = new Map<number, Batch>();
   #nextId = 0;
   readonly #leases = new Map<string, Lease>();
-  readonly #asking = new Map<string, Promise<LimitDecision>>();
+  /** Keys with a lease asked for and not answered yet. */
+  readonly #asking = new Set<string>();
   #sweepAt = 1024;
   readonly #clock: Clock;
 
@@ -69,8 +74,6 @@ export class RemoteCounters implements LimitCounters {
   }
 
   consume(rule: LimitRule, key: string): Promise<LimitDecision> {
-    if (rule.algorithm !== 'fixed-window')
-      return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
     const id = `${rule.id}\u0000${key}`;
     const now = this.#clock.now();
     const lease = this.#leases.get(id);
@@ -80,28 +83,29 @@ export class RemoteCounters implements LimitCounters {
         return Promise.resolve({
           allowed: true,
           remaining: lease.remaining + lease.left,
-          resetMs: lease.until - now,
+          resetMs: Math.max(0, lease.resetAt - now),
           retryAfterMs: 0,
         });
       }
-      // Within a window the component's count only grows: refused once, refused until the window ends.
       if (lease.refused) {
         const wait = lease.until - now;
         return Promise.resolve({ allowed: false, remaining: 0, resetMs: wait, retryAfterMs: wait });
       }
     }
-    // One lease asked for per key at a time: requests meanwhile wait for it rather than each take a share.
-    const asking = this.#asking.get(id);
-    if (asking) return asking.then(() => this.consume(rule, key));
+    // One lease asked for per key at a time. Requests meanwhile are decided one by one (in the same
+    // message as the tick's other operations): each taking a share would strand points, and waiting for
+    // the lease would chain round trips (a token bucket near full grants one point at a time).
+    if (this.#asking.has(id)) return this.#ask({ op: 'consume', rule, key }) as Promise<LimitDecision>;
     const want = Math.min(MAX_LEASE, lease ? lease.size * 2 : 1);
     const asked = (this.#ask({ op: 'lease', rule, key, want }) as Promise<LeaseAnswer>)
-      .then(({ granted, decision, endsAt }): LimitDecision => {
-        // Never past the component's window: its end as it says, and as measured from the asking (a
+      .then(({ granted, decision, holdsMs, endsAt }): LimitDecision => {
+        // Never past the component's term: its end as it says, and as measured from the asking (a
         // clock stepped back meanwhile would otherwise stretch the lease).
-        const until = Math.min(endsAt, now + decision.resetMs);
+        const until = Math.min(endsAt, now + holdsMs);
         this.#keep(id, {
           left: Math.max(0, granted - 1),
           until,
+          resetAt: now + decision.resetMs,
           remaining: decision.remaining,
           size: Math.max(1, granted),
           refused: granted === 0,
@@ -109,7 +113,7 @@ export class RemoteCounters implements LimitCounters {
         return granted > 1 ? { ...decision, remaining: decision.remaining + granted - 1 } : decision;
       })
       .finally(() => this.#asking.delete(id));
-    this.#asking.set(id, asked);
+    this.#asking.add(id);
     return asked;
   }
 
