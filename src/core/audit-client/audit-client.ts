@@ -137,6 +137,7 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
         continue;
       }
       let res: Dispatcher.ResponseData;
+      let text: string;
       try {
         res = await request(endpoint, {
           method: 'POST',
@@ -144,10 +145,12 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
           body: JSON.stringify({ records: batch }),
           headers: { 'content-type': 'application/json' },
         });
+        // Reading the answer fails like connecting does (reset, body timeout): the batch may or may not
+        // be stored, so it is retried (ids keep that idempotent), never lost as an unexpected error.
+        text = await res.body.text();
       } catch (err) {
         throw new Unreachable((err as Error).message);
       }
-      const text = await res.body.text();
       if (res.statusCode === 200) {
         stats.sent += batch.length;
         return;

@@ -1,0 +1,63 @@
+/**
+ * The core audit client against a scripted HTTP service: answers cut off mid-body, torn spool lines and
+ * other failures the real audit service does not produce on demand. Nothing acknowledged may be lost.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createAuditClient, Spool } from '../../src/core/audit-client/index.ts';
+import type { AuditEvent } from '../../src/core/index.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+async function serve(handler: Handler): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const event = (i: number): AuditEvent => ({
+  actor: { type: 'user', id: `u${i}` },
+  action: 'client.test',
+  outcome: 'success',
+  details: { i },
+});
+
+function spooledIds(directory: string): string[] {
+  const spool = new Spool(directory, 'probe');
+  return readdirSync(directory)
+    .filter((f) => f.startsWith('audit-'))
+    .flatMap((f) => spool.read(join(directory, f)).map((e) => e.id!));
+}
+
+describe('audit client failure side', () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  it('spools a batch whose error answer is cut off mid-body instead of losing it', async () => {
+    const { url, server } = await serve((_req, res) => {
+      // A 503 whose body never arrives in full: the connection drops after the headers.
+      res.writeHead(503, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"code":');
+      setTimeout(() => res.destroy(), 5);
+    });
+    servers.push(server);
+    const spoolDirectory = mkdtempSync(join(tmpdir(), 'bulwark-audit-client-'));
+    const c = createAuditClient({ url, spoolDirectory, name: 'probe', attempts: 2, backoffMs: 5 });
+    for (let i = 0; i < 3; i++) c.record(event(i));
+    await c.flush();
+    assert.equal(c.stats.spooled, 3);
+    assert.equal(spooledIds(spoolDirectory).length, 3);
+    await c.close();
+  });
+});
