@@ -60,4 +60,19 @@ describe('audit client failure side', () => {
     assert.equal(spooledIds(spoolDirectory).length, 3);
     await c.close();
   });
+
+  it('keeps an event spooled after a torn line (crash mid-append) instead of gluing it to the fragment', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'bulwark-audit-spool-'));
+    const spool = new Spool(directory, 'probe');
+    // A crash while appending left half a line, never acknowledged; the restarted process spools on.
+    appendFileSync(join(directory, 'audit-probe.jsonl'), '{"actor":{"type":"us');
+    const acknowledged = [0, 1].map((i) => ({ ...event(i), id: `event-000${i}` }));
+    spool.append(acknowledged);
+    const [file] = spool.claim();
+    assert.deepEqual(
+      spool.read(file!).map((e) => e.id),
+      ['event-0000', 'event-0001'],
+      readFileSync(file!, 'utf8'),
+    );
+  });
 });

@@ -7,11 +7,13 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   writeSync,
@@ -39,9 +41,14 @@ export class Spool {
   /** Appends and fsyncs; only then is the event acknowledged to the caller. */
   append(events: readonly AuditEvent[]): void {
     if (events.length === 0) return;
-    const fd = openSync(this.#active, 'a', 0o600);
+    const fd = openSync(this.#active, 'a+', 0o600);
     try {
-      writeSync(fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      // A crash mid-append leaves a torn last line; without a newline first, the first event written now
+      // would be glued to that fragment and dropped as torn when read, though it was acknowledged.
+      const size = fstatSync(fd).size;
+      const last = Buffer.alloc(1);
+      const torn = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10;
+      writeSync(fd, `${torn ? '\n' : ''}${events.map((e) => `${JSON.stringify(e)}\n`).join('')}`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -63,7 +70,7 @@ export class Spool {
       .map((f) => join(this.directory, f));
   }
 
-  /** Reads a claimed file; a torn last line (crash while appending, never acknowledged) is dropped. */
+  /** Reads a claimed file; a torn line (crash while appending, never acknowledged) is dropped. */
   read(file: string): AuditEvent[] {
     const out: AuditEvent[] = [];
     for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -71,7 +78,7 @@ export class Spool {
       try {
         out.push(JSON.parse(line) as AuditEvent);
       } catch {
-        // Only the unacknowledged tail of a crashed append can be torn.
+        // Only the unacknowledged tail of a crashed append can be torn (append starts after it on a new line).
       }
     }
     return out;
