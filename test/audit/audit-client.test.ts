@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createAuditClient } from '../../src/core/audit-client/index.ts';
+import { createAuditClient, Spool } from '../../src/core/audit-client/index.ts';
 import { type AuditFixture, call, dropNamespace, type Engine, startAudit } from './fixtures/audit-server.ts';
 
 async function countAction(f: AuditFixture, action: string): Promise<{ total: number; unique: number }> {
@@ -120,6 +120,49 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await c.flush();
       assert.equal(c.stats.dropped, 1);
       assert.deepEqual(await countAction(f, action), { total: 2, unique: 2 });
+      await c.close();
+    });
+    it('drops only the event whose body the service refuses as a whole, live and from the spool', async () => {
+      const action = `client.poison${engine}`;
+      // Attacker-controlled details (a parsed query string) carrying a key fastify's JSON parser refuses:
+      // the service answers 400 invalid_request for the whole body, whichever event holds it.
+      const poison = { constructor: { prototype: { admin: true } } };
+      const spoolDirectory = join(f.home, 'spool-poison');
+      const c = createAuditClient({
+        url: f.url,
+        ca: f.ca,
+        spoolDirectory,
+        name: 'poison',
+        attempts: 2,
+        backoffMs: 10,
+      });
+      for (let i = 0; i < 5; i++)
+        c.record({
+          actor: { type: 'user', id: `u${i}` },
+          action,
+          outcome: 'success',
+          details: i === 2 ? { query: poison } : { i },
+        });
+      await c.flush();
+      assert.equal(c.stats.dropped, 1);
+      assert.equal(c.stats.spooled, 0);
+      assert.deepEqual(await countAction(f, action), { total: 4, unique: 4 });
+
+      // The same event spooled (e.g. by a client from before this fix) must not block the drain forever.
+      new Spool(spoolDirectory, 'poison').append([
+        { id: 'poison-spooled-1', actor: { type: 'user', id: 'v' }, action, outcome: 'success' },
+        {
+          id: 'poison-spooled-2',
+          actor: { type: 'user', id: 'v' },
+          action,
+          outcome: 'success',
+          details: poison,
+        },
+        { id: 'poison-spooled-3', actor: { type: 'user', id: 'v' }, action, outcome: 'success' },
+      ]);
+      assert.equal(await c.drain(), true);
+      assert.equal(c.stats.dropped, 2);
+      assert.deepEqual(await countAction(f, action), { total: 6, unique: 6 });
       await c.close();
     });
   });

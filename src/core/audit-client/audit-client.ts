@@ -157,17 +157,22 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
       }
       const problem = parseProblem(text);
       const tooMany = tooManyRecords(res.statusCode, problem);
-      if ((res.statusCode === 413 || tooMany) && batch.length > 1) {
-        // Too large for the service's body limit or record limit: send it in halves (live and when
-        // draining the spool alike, since drains post through here too). Re-sending the same batch would
-        // be refused forever and the events spooled for good.
+      // Any other 400 judges the request body as a whole, not one record (the service's JSON parser refuses
+      // an event whose details hold a `__proto__` or `constructor.prototype` key): the same bytes get the
+      // same answer, so retrying would spool the batch and then block every drain of the spool for good.
+      const unreadable = res.statusCode === 400 && !tooMany && !REFUSED.has(problem.code ?? '');
+      if ((res.statusCode === 413 || tooMany || unreadable) && batch.length > 1) {
+        // Too large for the service's body limit or record limit, or refused as a whole: send it in halves
+        // (live and when draining the spool alike, since drains post through here too), which isolates
+        // the one event the service will never take. Re-sending the same batch would be refused forever
+        // and the events spooled for good.
         const half = Math.ceil(batch.length / 2);
         if (tooMany) recordLimit = Math.min(recordLimit, half);
         await post(batch.slice(0, half));
         batch = batch.slice(half);
         continue;
       }
-      if (res.statusCode === 413 || REFUSED.has(problem.code ?? '')) {
+      if (res.statusCode === 413 || unreadable || REFUSED.has(problem.code ?? '')) {
         // A record the log refuses will never be accepted: drop it (counted, not logged: it may hold PII).
         const at = /^records\[(\d+)\]/.exec(problem.field ?? '');
         const bad = at ? Number(at[1]) : batch.findIndex((e) => e.id === problem.id);
