@@ -75,4 +75,29 @@ describe('audit client failure side', () => {
       readFileSync(file!, 'utf8'),
     );
   });
+
+  it('spools batches that pile up behind an unresponsive service instead of holding them all in memory', async () => {
+    // The service accepts connections and never answers: every batch waits out its attempts.
+    const { url, server } = await serve(() => undefined);
+    servers.push(server);
+    const spoolDirectory = mkdtempSync(join(tmpdir(), 'bulwark-audit-client-'));
+    const c = createAuditClient({
+      url,
+      spoolDirectory,
+      name: 'probe',
+      batchSize: 2,
+      attempts: 2,
+      backoffMs: 10,
+      requestTimeoutMs: 1500,
+    });
+    for (let i = 0; i < 200; i++) c.record(event(i));
+    await new Promise((r) => setTimeout(r, 200));
+    // 100 batches queued behind one that takes ~3 s: all but a bounded few are on disk already.
+    assert.ok(c.stats.spooled >= 160, `only ${c.stats.spooled} of 200 events spooled`);
+    server.close();
+    server.closeAllConnections();
+    await c.close();
+    assert.equal(c.stats.spooled + c.stats.sent, 200);
+    assert.equal(new Set(spooledIds(spoolDirectory)).size, 200);
+  });
 });

@@ -46,6 +46,13 @@ export interface AuditClient extends AuditSink {
 
 class Unreachable extends Error {}
 
+/**
+ * Most batches waiting for delivery in memory. Behind a slow or unreachable service each batch takes its
+ * attempts (up to `attempts` request timeouts); later batches go straight to the spool instead of queueing
+ * without bound.
+ */
+const MAX_QUEUED_BATCHES = 8;
+
 /** Codes that mean "this record will never be accepted"; anything else is worth retrying. */
 const REFUSED = new Set(['audit_schema', 'audit_secret_refused', 'audit_id_conflict']);
 
@@ -115,6 +122,8 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   let buffer: AuditEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
+  /** Batches handed to `deliver` and not yet delivered or spooled. */
+  let queued = 0;
   let drainTimer: NodeJS.Timeout | undefined;
   let drainDelay = o.backoffMs;
   let draining: Promise<boolean> | undefined;
@@ -200,6 +209,11 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
         if (attempt + 1 < o.attempts) await sleep(backoff(attempt));
       }
     }
+    keep(events);
+  }
+
+  /** Appends to the spool (fsync); the drain re-sends it once the service answers. */
+  function keep(events: AuditEvent[]): void {
     spool.append(events);
     stats.spooled += events.length;
     scheduleDrain(drainDelay);
@@ -243,8 +257,24 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
     const batches: AuditEvent[][] = [];
     while (buffer.length > 0) batches.push(buffer.splice(0, o.batchSize));
     buffer = [];
-    for (const b of batches)
-      chain = chain.then(() => deliver(b)).catch((err) => o.logger?.error({ err }, 'audit delivery failed'));
+    const failed = (err: unknown) => o.logger?.error({ err }, 'audit delivery failed');
+    for (const b of batches) {
+      if (queued >= MAX_QUEUED_BATCHES) {
+        // Spooled now, beside the queue (not behind it), so memory stays bounded while the service lags.
+        const kept = Promise.resolve()
+          .then(() => keep(b))
+          .catch(failed);
+        chain = Promise.all([chain, kept]).then(() => undefined);
+        continue;
+      }
+      queued++;
+      chain = chain
+        .then(() => deliver(b))
+        .catch(failed)
+        .finally(() => {
+          queued--;
+        });
+    }
     return chain;
   }
 
