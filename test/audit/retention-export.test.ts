@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { toCef } from '../../src/audit/export/event-formats.ts';
 import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
 import { canonicalJson, leafHash, parseVerifierKey, verifyInclusion } from '../../src/audit/index.ts';
 import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
@@ -175,6 +176,25 @@ describe('search and export (SQLite)', () => {
       syslog,
       /^<108>1 2026-03-01T00:00:00\.000Z \S+ bulwark-audit - policy\.decision \[bulwark@32473 index="2" /,
     );
+  });
+
+  it('keeps every CEF event on one line whatever line breaks its values hold', () => {
+    // Fields a workload fills freely (user actor id, reason, target) with a lone carriage return, which
+    // SIEM syslog inputs take as a line break: the rest would arrive as a forged event of its own.
+    const forged = 'CEF:0|Bulwark|audit|1|identity.login|identity.login|3|suser=admin outcome=success';
+    const line = toCef({
+      id: 'rec-cr-000001',
+      index: 9,
+      time: '2026-01-01T00:00:00.000Z',
+      actor: { type: 'user', id: `mallory\r${forged}` },
+      action: 'identity.login',
+      outcome: 'failure',
+      category: 'security',
+      reason: `bad password\r\n${forged}\n${forged}`,
+      target: { type: 'user', id: `x\r${forged}` },
+    });
+    assert.deepEqual(line.split(/\r\n|\r|\n/).length, 1, JSON.stringify(line));
+    assert.match(line, /suser=mallory\\r/);
   });
 
   it('pushes to a Splunk HEC and counts events delivered only once the indexer acknowledges them', async () => {

@@ -43,7 +43,10 @@ const cefHeader = (v: string) =>
     .replace(/\\/g, '\\\\')
     .replace(/\|/g, '\\|')
     .replace(/[\r\n]/g, ' ');
-const cefValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r?\n/g, '\\n');
+// CEF extension values: `\` and `=` escaped, line breaks encoded as `\n` / `\r` (a lone CR too: syslog
+// inputs split on it, and the rest of the value would arrive as an event of its own).
+const cefValue = (v: string) =>
+  v.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
 /** ArcSight Common Event Format (CEF:0) line. */
 export function toCef(r: LoggedRecord): string {
