@@ -91,6 +91,42 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       const after = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
       assert.equal(after.minIndex, 1024);
     });
+
+    it('never prunes past a legal hold placed while a prune is scanning', async () => {
+      // The hold arrives right after the prune has read the holds, while it scans 20,000 expired records.
+      let onPruneClock: (() => void) | undefined;
+      const started = Date.now();
+      const clock = {
+        now: () => {
+          if (onPruneClock && / at (Retention\.)?#?prune /.test(new Error().stack ?? '')) {
+            const fire = onPruneClock;
+            onPruneClock = undefined;
+            fire();
+          }
+          return NOW + (Date.now() - started);
+        },
+      };
+      const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
+      fixtures.push(f);
+      await post(
+        f,
+        Array.from({ length: 20_000 }, () => event({ time: at(2019), category: 'health' })),
+      );
+      let hold: Promise<{ status: number; answeredAt: number }> | undefined;
+      onPruneClock = () => {
+        hold = call(f, 'POST', '/audit/v1/holds', { fromIndex: 0, reason: 'litigation 43' }).then((r) => ({
+          status: r.status,
+          answeredAt: performance.now(),
+        }));
+      };
+      const pruned = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
+      const prunedAt = performance.now();
+      assert.ok(hold, 'the prune read the clock');
+      const placed = await hold;
+      assert.equal(placed.status, 201);
+      // A hold acknowledged before the prune finished must hold: nothing under it may be gone.
+      if (placed.answeredAt < prunedAt) assert.equal(pruned.minIndex, 0, JSON.stringify(pruned));
+    });
   });
 }
 

@@ -5,6 +5,7 @@
  * in the stored tiles, so every proof and checkpoint remains valid.
  */
 import { randomUUID } from 'node:crypto';
+import { Mutex } from '../../core/internal/mutex.ts';
 import type { AuditContext } from '../api/audit-context.ts';
 import { auditError } from '../errors.ts';
 import { bodiesFrom, minIndex, SEGMENT_MAX } from '../log/record-store.ts';
@@ -35,6 +36,11 @@ interface HoldRow {
 export class Retention {
   readonly #ctx: AuditContext;
   #timer: NodeJS.Timeout | undefined;
+  /**
+   * Placing a hold and pruning run one at a time: a prune decides on the holds it read before scanning,
+   * so a hold acknowledged during its scan would otherwise be passed over by the floor it then sets.
+   */
+  readonly #holdsLock = new Mutex();
 
   constructor(ctx: AuditContext) {
     this.#ctx = ctx;
@@ -74,7 +80,14 @@ export class Retention {
     }));
   }
 
-  async addHold(
+  addHold(
+    hold: { category?: string; fromIndex?: number; toIndex?: number; reason: string },
+    actor: string,
+  ): Promise<LegalHold> {
+    return this.#holdsLock.run(() => this.#addHold(hold, actor));
+  }
+
+  async #addHold(
     hold: { category?: string; fromIndex?: number; toIndex?: number; reason: string },
     actor: string,
   ): Promise<LegalHold> {
@@ -108,7 +121,11 @@ export class Retention {
   }
 
   /** Moves the minimum index forward over expired, unheld records. Returns the new and old floors. */
-  async prune(actor = 'audit'): Promise<{ minIndex: number; previous: number }> {
+  prune(actor = 'audit'): Promise<{ minIndex: number; previous: number }> {
+    return this.#holdsLock.run(() => this.#prune(actor));
+  }
+
+  async #prune(actor: string): Promise<{ minIndex: number; previous: number }> {
     const { store, log, checkpointer, clock } = this.#ctx;
     const previous = await minIndex(store);
     // Never past the last signed checkpoint, and never the newest record (the log's size lives in it).
