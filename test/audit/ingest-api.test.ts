@@ -1,6 +1,7 @@
 /** The ingest API, proofs and checkpoints over real HTTPS, on both storage engines. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
 import {
   parseVerifierKey,
   verifyConsistency,
@@ -65,7 +66,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await call(f, 'POST', '/audit/v1/records', { records: [original] });
       const before = (await call(f, 'GET', '/audit/v1/retention')).json().size;
       const res = await call(f, 'POST', '/audit/v1/records', {
-        records: [event(), { ...original, outcome: 'failure' }],
+        // Different content whatever outcome event() picked for the original (every fifth is a failure).
+        records: [
+          event(),
+          { ...original, outcome: original['outcome'] === 'failure' ? 'success' : 'failure' },
+        ],
       });
       assert.equal(res.status, 409);
       assert.equal(res.json().code, 'audit_id_conflict');
@@ -93,6 +98,26 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         assert.equal(r.json().field, field);
       }
       assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, before);
+    });
+
+    it('answers 400, not 500, for a value nested too deep under a pseudonymised or masked key', async () => {
+      for (const key of ['email', 'cardNumber']) {
+        // Raw text: the value is too deep for JSON.stringify (and was for the service's pseudonym and mask).
+        const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+        const record = JSON.stringify(event())
+          .replace(/}$/, `,"details":{"${key}":${deep}}}`)
+          .replace(/"details":\{"method":"password","attempt":\d+\},/, '');
+        const res = await request(`${f.url}/audit/v1/records`, {
+          method: 'POST',
+          dispatcher: f.dispatcher,
+          body: `{"records":[${record}]}`,
+          headers: { 'content-type': 'application/json' },
+        });
+        const answer = (await res.body.json()) as { code: string; field: string };
+        assert.equal(res.statusCode, 400, key);
+        assert.equal(answer.code, 'audit_schema');
+        assert.ok(answer.field.startsWith(`records[0].details.${key}`), answer.field);
+      }
     });
 
     it('refuses secrets by key and by shape, naming the field', async () => {

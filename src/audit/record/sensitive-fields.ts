@@ -67,15 +67,30 @@ export function mask(value: unknown): string {
 
 const MAX_DEPTH = 8;
 
+function tooDeep(path: string): never {
+  throw auditError('audit_schema', `${path} is nested deeper than ${MAX_DEPTH} levels`, {
+    details: { field: path },
+  });
+}
+
+/**
+ * The depth limit for a value that is pseudonymised or masked whole instead of walked: serialising an
+ * unbounded nesting overflows the stack (a 500 the client would retry and spool forever, not a 400).
+ */
+function checkDepth(value: unknown, path: string, depth: number): void {
+  if (value === null || typeof value !== 'object') return;
+  if (depth > MAX_DEPTH) tooDeep(path);
+  if (Array.isArray(value))
+    for (let i = 0; i < value.length; i++) checkDepth(value[i], `${path}[${i}]`, depth + 1);
+  else for (const [k, v] of Object.entries(value)) checkDepth(v, `${path}.${k}`, depth + 1);
+}
+
 /**
  * Walks `details`, refusing secrets and replacing personal data; returns a new object (the input is not
  * changed, so nothing is half-applied when a later field is refused).
  */
 export function protectDetails(value: unknown, policy: SensitivePolicy, path: string, depth = 0): unknown {
-  if (depth > MAX_DEPTH)
-    throw auditError('audit_schema', `${path} is nested deeper than ${MAX_DEPTH} levels`, {
-      details: { field: path },
-    });
+  if (depth > MAX_DEPTH) tooDeep(path);
   if (typeof value === 'string') {
     refuseSecretValue(value, path);
     return value;
@@ -102,9 +117,13 @@ export function protectDetails(value: unknown, policy: SensitivePolicy, path: st
         });
       }
       if (policy.encryptKeys?.has(n) && v !== null) out[key] = protectDetails(v, policy, at, depth + 1);
-      else if (policy.hashKeys.has(n) && v !== null) out[key] = pseudonym(v, policy.pepper);
-      else if (policy.maskKeys.has(n) && v !== null) out[key] = mask(v);
-      else out[key] = protectDetails(v, policy, at, depth + 1);
+      else if (policy.hashKeys.has(n) && v !== null) {
+        checkDepth(v, at, depth + 1);
+        out[key] = pseudonym(v, policy.pepper);
+      } else if (policy.maskKeys.has(n) && v !== null) {
+        checkDepth(v, at, depth + 1);
+        out[key] = mask(v);
+      } else out[key] = protectDetails(v, policy, at, depth + 1);
     }
     return out;
   }
