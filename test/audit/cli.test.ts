@@ -1,10 +1,12 @@
 /** `bulwark audit prove`, `check-proof` and `verify` through the commander program. */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
-import { registerAuditCommands } from '../../src/cli/commands/audit.ts';
+import { auditProve, registerAuditCommands } from '../../src/cli/commands/audit.ts';
 import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
 
 describe('bulwark audit commands', () => {
@@ -59,6 +61,25 @@ describe('bulwark audit commands', () => {
       ]),
       { code: 'inclusion_failed' },
     );
+  });
+
+  it('`prove` refuses a valid proof of another record, as a lying service would hand out', async () => {
+    const [asked, other] = [event(), event()];
+    await call(f, 'POST', '/audit/v1/records', { records: [asked, other] });
+    const otherProof = await call(f, 'GET', `/audit/v1/records/${other['id']}/proof`);
+    assert.equal(otherProof.status, 200);
+    const liar = createServer((_req, res) => res.end(otherProof.text));
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+    try {
+      const target = {
+        url: `http://127.0.0.1:${(liar.address() as AddressInfo).port}`,
+        vkey: readFileSync(join(f.home, 'audit', 'log.vkey'), 'utf8'),
+        anchors: [],
+      };
+      await assert.rejects(auditProve(target, asked['id'] as string), { code: 'record_mismatch' });
+    } finally {
+      liar.close();
+    }
   });
 
   it('sets exit code 0 when `verify` finds the log intact', async () => {

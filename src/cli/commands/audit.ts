@@ -11,6 +11,7 @@ import {
   httpLogSource,
   type LogReport,
   parseVerifierKey,
+  VerificationError,
   verifyLog,
   verifyProofBundle,
 } from '../../audit/index.ts';
@@ -97,8 +98,22 @@ export async function auditProve(target: AuditTarget, id: string): Promise<strin
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`audit service answered ${res.statusCode}: ${text}`);
-    // Check before handing it out: a bundle that does not verify against the pinned key is not written.
-    verifyProofBundle(text, parseVerifierKey(target.vkey));
+    // Check before handing it out: a bundle that does not verify against the pinned key is not written,
+    // nor one that proves another record (a valid proof of some record is easy for a lying server).
+    const proven = verifyProofBundle(text, parseVerifierKey(target.vkey));
+    let leaf: { id?: unknown; index?: unknown } | undefined;
+    try {
+      leaf = JSON.parse(proven.leaf.toString('utf8')) as { id?: unknown; index?: unknown };
+    } catch {
+      leaf = undefined;
+    }
+    if (leaf?.id !== id || leaf.index !== proven.index) {
+      throw new VerificationError(
+        'record_mismatch',
+        `the audit service's proof is not for record ${JSON.stringify(id)} at its index`,
+        proven.index,
+      );
+    }
     return text;
   } finally {
     await dispatcher.close();
