@@ -128,6 +128,8 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         [{ details: { nested: { Client_Secret: 'x' } } }, 'records[0].details.nested.Client_Secret'],
         [{ details: { note: `Authorization: Bearer ${'a'.repeat(30)}` } }, 'records[0].details.note'],
         [{ reason: `token was ${jwt}` }, 'records[0].reason'],
+        // A credential used as a key (a map of sessions by token) is refused too, named by its parent.
+        [{ details: { sessions: { [jwt]: 'active' } } }, 'records[0].details.sessions'],
         [
           { details: { blob: ['ok', '-----BEGIN RSA PRIVATE KEY-----\nMIIE'] } },
           'records[0].details.blob[1]',

@@ -105,6 +105,14 @@ export function protectDetails(value: unknown, policy: SensitivePolicy, path: st
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      // A key can be a credential too (a map of sessions by token): refused, named by its parent only.
+      if (key.length >= 16 && SECRET_VALUE.test(key)) {
+        throw auditError(
+          'audit_secret_refused',
+          `${path} has a key that looks like a credential; audit records must not carry secrets`,
+          { details: { field: path } },
+        );
+      }
       const at = `${path}.${key}`;
       const n = normalise(key);
       if (key.length > 128)
