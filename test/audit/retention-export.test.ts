@@ -273,4 +273,39 @@ describe('search and export (SQLite)', () => {
     });
     hec.close();
   });
+
+  it('counts nothing as delivered that a collector did not acknowledge with true, once per batch', async () => {
+    // A collector (or something posing as one) that answers oddly: nothing may count as delivered.
+    const records = (await call(f, 'GET', '/audit/v1/records')).json().records;
+    let mode = '';
+    let ackId = 0;
+    const hec = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (mode === 'not-json') return void res.end('<html>maintenance</html>');
+        if (req.url === '/services/collector/event') {
+          // `same-id`: every batch gets the same ackId, as after a collector restart mid-push.
+          const id = mode === 'same-id' ? 1 : ++ackId;
+          return void res.end(JSON.stringify({ text: 'Success', code: 0, ackId: id }));
+        }
+        const acks: Record<number, unknown> = {};
+        for (let id = 1; id <= ackId; id++) acks[id] = mode === 'string-false' ? 'false' : true;
+        res.end(JSON.stringify({ acks }));
+      });
+    });
+    await new Promise<void>((r) => hec.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hec.address() as AddressInfo).port}`;
+    try {
+      for (const m of ['string-false', 'same-id', 'not-json']) {
+        mode = m;
+        await assert.rejects(
+          pushToHec(records, { url, token: 't', origin: 'o', batchSize: 1, pollMs: 5, ackTimeoutMs: 50 }),
+          { code: 'audit_export_failed' },
+          m,
+        );
+      }
+    } finally {
+      hec.close();
+    }
+  });
 });

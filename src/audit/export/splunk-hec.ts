@@ -38,7 +38,11 @@ async function post(
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw auditError('audit_export_failed', `HEC answered ${res.statusCode}`);
-  return JSON.parse(text) as unknown;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw auditError('audit_export_failed', 'HEC answered 200 with a body that is not JSON');
+  }
 }
 
 /** Sends the records and resolves with how many were acknowledged; throws if any ack is missing. */
@@ -68,6 +72,10 @@ export async function pushToHec(
     };
     if (res.code !== 0 || typeof res.ackId !== 'number')
       throw auditError('audit_export_failed', 'HEC did not return an ackId');
+    // One ack must stand for one batch: an id handed out twice (a collector restarted mid-push) would
+    // count a lost batch as delivered.
+    if (pending.has(res.ackId))
+      throw auditError('audit_export_failed', `HEC returned ackId ${res.ackId} for two batches`);
     pending.add(res.ackId);
   }
   const deadline = Date.now() + (o.ackTimeoutMs ?? 30000);
@@ -79,9 +87,10 @@ export async function pushToHec(
       JSON.stringify({ acks: [...pending] }),
       o.dispatcher,
     )) as {
-      acks?: Record<string, boolean>;
+      acks?: Record<string, unknown>;
     };
-    for (const [id, ok] of Object.entries(res.acks ?? {})) if (ok) pending.delete(Number(id));
+    // Only a JSON `true` acknowledges (a string "false" is truthy).
+    for (const [id, ok] of Object.entries(res.acks ?? {})) if (ok === true) pending.delete(Number(id));
     if (pending.size === 0) break;
     if (Date.now() > deadline)
       throw auditError('audit_export_failed', `${pending.size} HEC batches were not acknowledged in time`);
