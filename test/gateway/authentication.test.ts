@@ -270,4 +270,31 @@ describe('identity propagation', () => {
     assert.equal(payload['tenant'], 'acme');
     assert.ok((payload.exp as number) - (payload.iat as number) <= 60);
   });
+
+  test('claims that are not plain header text reach the upstream percent-encoded: no extra role, no 502, no open circuit', async () => {
+    // A subject in Chinese could not be written as a header at all: undici refused it, the caller got
+    // 502 and the failure was counted against the upstream, so a few requests opened the service's
+    // circuit for every caller. A role holding a comma read as two roles ("viewer" and "admin").
+    const token = await issuer.sign({
+      aud: 'orders',
+      sub: '用户 1',
+      roles: ['viewer,admin', 'clerk'],
+      tenant: 'acme%2Cx',
+    });
+    for (let i = 0; i < 6; i++) {
+      upstream.received.length = 0;
+      const r = await call('/orders', token);
+      assert.equal(r.status, 200, r.body);
+    }
+    const seen = upstream.received[0]!.headers;
+    assert.equal(seen['x-bulwark-subject'], '%E7%94%A8%E6%88%B7%201');
+    assert.equal(decodeURIComponent(seen['x-bulwark-subject'] as string), '用户 1');
+    assert.deepEqual(String(seen['x-bulwark-roles']).split(',').map(decodeURIComponent), [
+      'viewer,admin',
+      'clerk',
+    ]);
+    assert.equal(decodeURIComponent(seen['x-bulwark-tenant'] as string), 'acme%2Cx');
+    // The others are still served.
+    assert.equal((await call('/orders', await issuer.sign({ aud: 'orders' }))).status, 200);
+  });
 });

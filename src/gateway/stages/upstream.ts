@@ -10,7 +10,7 @@ import { IDEMPOTENT_METHODS } from '../../core/http/methods.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { clientGone, forward, RETRY_STATUS } from '../upstream/forward.ts';
-import { IDENTITY_HEADER } from '../upstream/identity-assertion.ts';
+import { IDENTITY_HEADER, identityHeaderText } from '../upstream/identity-assertion.ts';
 import { maskedExchange } from '../upstream/masked-exchange.ts';
 import type { UpstreamTarget } from '../upstream/upstream-service.ts';
 
@@ -56,9 +56,10 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
   const p = ctx.principal;
   if (p) {
     headers[IDENTITY_HEADER] = ctx.runtime.signer.assertion(p, service.audience);
-    headers['x-bulwark-subject'] = p.subject;
-    headers['x-bulwark-roles'] = p.roles.join(',');
-    headers['x-bulwark-tenant'] = p.tenant;
+    // Claims come from the issuer, not from us: percent-encoded unless plain header text.
+    headers['x-bulwark-subject'] = identityHeaderText(p.subject);
+    headers['x-bulwark-roles'] = rolesHeader(p.roles);
+    headers['x-bulwark-tenant'] = identityHeaderText(p.tenant);
   }
   let path = request.upstreamPath;
   const strip = route.spec.stripPrefix;
@@ -144,4 +145,11 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
       throw gatewayError('gateway_upstream_error', 'the upstream failed', { cause: err });
     }
   }
+}
+
+/** `x-bulwark-roles`: the roles joined by commas, each one as {@link identityHeaderText} writes it. */
+function rolesHeader(roles: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < roles.length; i++) out += (i ? ',' : '') + identityHeaderText(roles[i] as string);
+  return out;
 }

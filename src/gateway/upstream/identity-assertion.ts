@@ -26,6 +26,24 @@ export interface AssertionSigner {
   jwks(): { keys: object[] };
 }
 
+/** Visible ASCII except `%` and `,`: a claim like this goes into a convenience header as it is. */
+const PLAIN_HEADER_TEXT = /^[!-$&-+\--~]*$/;
+
+/**
+ * A claim as the value of `x-bulwark-subject`, `-tenant` or one item of `-roles`: as it is when plain,
+ * else percent-encoded (RFC 3986, UTF-8). A header cannot carry most of Unicode (undici refused it, the
+ * caller got 502 and the upstream's circuit breaker counted a failure), a comma would split one role into
+ * two, and a leading or trailing space would be trimmed by the upstream's parser. `%` is encoded too, so
+ * decoding always gives back the claim. The signed assertion carries the claims unencoded.
+ *
+ * @example
+ * identityHeaderText('alice'); // 'alice'
+ * identityHeaderText('viewer,admin'); // 'viewer%2Cadmin'
+ */
+export function identityHeaderText(claim: string): string {
+  return PLAIN_HEADER_TEXT.test(claim) ? claim : encodeURIComponent(claim.toWellFormed());
+}
+
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export class Ed25519AssertionSigner implements AssertionSigner {
