@@ -159,6 +159,41 @@ describe('IP filtering', () => {
     assert.equal(await from('2001:db8::1'), 403);
   });
 
+  test('a proxy that appends the client port (ip:port, [ipv6]:port) still names the client, not itself', async () => {
+    // Azure Application Gateway and others write `203.0.113.9:51234`. That entry was not read as an
+    // address, so the client became the proxy itself: with the proxy inside the allowed range, everyone
+    // was let in (and every client shared the proxy's rate limits).
+    const behind = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [upstream.url] }],
+        routes: [
+          {
+            name: 'office',
+            service: 'svc',
+            paths: ['/office'],
+            auth: { required: false },
+            ipAllow: ['10.1.0.0/16', 'fd00::/8'],
+          },
+        ],
+      },
+      { trustedProxies: ['127.0.0.1', '10.1.0.5'] },
+    );
+    const via = (xff: string) =>
+      rawRequest(
+        behind.port,
+        `GET /office HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: ${xff}\r\nConnection: close\r\n\r\n`,
+      ).then(statusOf);
+    try {
+      assert.equal(await via('203.0.113.9:51234, 10.1.0.5'), 403);
+      assert.equal(await via('[2001:db8::1]:443, 10.1.0.5'), 403);
+      assert.equal(await via('10.1.2.3:51234, 10.1.0.5'), 200);
+      assert.equal(await via('[fd12::1]:443'), 200);
+    } finally {
+      await behind.close();
+    }
+  });
+
   test('X-Forwarded-For from an untrusted peer is ignored', async () => {
     const strict = await startGateway(
       {
