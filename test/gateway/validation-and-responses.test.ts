@@ -137,6 +137,40 @@ describe('input validation', () => {
     assert.equal((await put('/users/1', deep)).status, 400);
     assert.equal((await put('/users/1', '{"name":')).status, 400);
   });
+
+  test('a JSON body is read as UTF-8 only: another charset cannot hide properties from the schema', async () => {
+    // In UTF-7, `+ACIAXQAs...-` is `"],"isAdmin":true,...`: the schema saw one harmless string in `tags`,
+    // while an upstream honouring the charset (Express's body-parser takes any `utf-*` and decodes it
+    // with iconv-lite) read `{"name":"Ann","tags":[""],"isAdmin":true,"x":[""]}`.
+    const smuggled =
+      '{"name":"Ann","tags":["+ACIAXQAsACIAaQBzAEEAZABtAGkAbgAiADoAdAByAHUAZQAsACIAeAAiADoAWwAi-"]}';
+    upstream.received.length = 0;
+    for (const type of [
+      'application/json; charset=utf-7',
+      'application/JSON;charset="UTF-7"',
+      'application/json; charset=utf-8; charset=utf-7',
+    ]) {
+      const r = await put('/users/1', smuggled, { 'content-type': type });
+      assert.equal(r.status, 415, type);
+      assert.equal(r.problem['code'], 'gateway_unsupported_media_type');
+    }
+    assert.equal(upstream.received.length, 0);
+    // Bytes that are not UTF-8 are refused, not read as U+FFFD while the upstream reads something else.
+    const latin1 = Buffer.from('{"name":"Ann\xe9"}', 'latin1');
+    const res = await request(`${gw.url}/users/1`, {
+      method: 'PUT',
+      body: latin1,
+      headers: { 'content-type': 'application/json', 'x-tenant': 'acme' },
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 400);
+    assert.equal(upstream.received.length, 0);
+    assert.equal(
+      (await put('/users/1', '{"name":"Anné"}', { 'content-type': 'application/json; charset=UTF-8' }))
+        .status,
+      200,
+    );
+  });
 });
 
 describe('CORS', () => {

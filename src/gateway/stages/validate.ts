@@ -42,9 +42,13 @@ export async function validateRequest(ctx: RequestContext): Promise<void> {
         details: { field: 'body' },
       });
     }
+    if (!declaresUtf8(request.headers['content-type'])) {
+      throw gatewayError('gateway_unsupported_media_type', 'a JSON body must be UTF-8 (RFC 8259 §8.1)');
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(ctx.body.toString('utf8'));
+      // Fatal: bytes that are not UTF-8 would be read here as U+FFFD and upstream as something else.
+      parsed = JSON.parse(UTF8.decode(ctx.body));
     } catch {
       throw gatewayError('gateway_validation_failed', 'body is not valid JSON', {
         details: { field: 'body' },
@@ -52,6 +56,30 @@ export async function validateRequest(ctx: RequestContext): Promise<void> {
     }
     check(v.body, parsed, 'body');
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Whether every `charset` parameter of the Content-Type, if any, is UTF-8. The body is checked as UTF-8
+ * (RFC 8259 §8.1: JSON between systems is UTF-8); an upstream honouring another charset would read other
+ * text than the schema saw. In UTF-7, `+ACIALAAi-` is `","`: one string here, a new property upstream
+ * (Express's body-parser decodes any `utf-*` charset). Every parameter counts, as parsers differ on which
+ * of two wins.
+ */
+function declaresUtf8(contentType: string | undefined): boolean {
+  if (contentType === undefined || !contentType.includes(';')) return true;
+  for (const param of contentType.split(';').slice(1)) {
+    const eq = param.indexOf('=');
+    if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const value = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (value !== 'utf-8' && value !== 'utf8') return false;
+  }
+  return true;
 }
 
 function check(validate: ValidateFunction | undefined, data: unknown, part: string): void {
