@@ -1,5 +1,8 @@
 /** Issue 7, "Authorization": the embedded Cedar engine per route, with shadow mode, and IP filtering. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as http2 from 'node:http2';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { SourceFile } from '../../src/core/policy-engine/index.ts';
@@ -24,6 +27,9 @@ permit (principal in Bulwark::Role::"clerk", action == Bulwark::Action::"read", 
 
 @id("admins-do-anything")
 permit (principal in Bulwark::Role::"admin", action in Bulwark::Action::"access", resource);
+
+@id("editors-write-notes")
+permit (principal in Bulwark::Role::"editor", action == Bulwark::Action::"write", resource == Bulwark::Route::"notes");
 
 @id("same-tenant-only")
 forbid (principal is Bulwark::User, action, resource is Bulwark::Route) unless { principal.tenant == resource.tenant };
@@ -219,6 +225,68 @@ describe('IP filtering', () => {
       assert.equal(statusOf(raw), 403);
     } finally {
       await strict.close();
+    }
+  });
+});
+
+describe('methods over HTTP/2', () => {
+  test('a method HTTP/1.1 cannot carry (lower-case `delete`) is refused, not authorised as a write', async () => {
+    // HTTP/2 takes any token as :method; HTTP/1.1's parser knows only the registered, upper-case ones.
+    // `delete` was not DELETE to the policy (it became the action "write", which editors hold), while an
+    // upstream that upper-cases methods (Werkzeug/Flask does) deleted.
+    const lines: string[] = [];
+    const raw = createServer((socket) => {
+      socket.once('data', (d) => {
+        lines.push(d.toString('latin1').split('\r\n')[0] as string);
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      });
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const h2c = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [`http://127.0.0.1:${(raw.address() as AddressInfo).port}`] }],
+        routes: [{ name: 'notes', service: 'svc', paths: ['/notes/:id'], authorize: { tenant: 'acme' } }],
+      },
+      {
+        h2c: true,
+        issuers: [issuerConfig(issuer.issuer)],
+        jwksDispatcher: issuer.dispatcher,
+        policies: POLICIES,
+      },
+    );
+    const session = http2.connect(`http://localhost:${h2c.port}`);
+    session.on('error', () => undefined);
+    const token = await issuer.sign({ roles: ['editor'], tenant: 'acme' });
+    const send = (method: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = session.request(
+          { ':method': method, ':path': '/notes/7', authorization: `Bearer ${token}` },
+          { endStream: true },
+        );
+        let status = 0;
+        let body = '';
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+        });
+        req.on('data', (d) => {
+          body += d;
+        });
+        req.on('end', () => resolve({ status, body }));
+        req.on('error', reject);
+      });
+    try {
+      assert.equal((await send('DELETE')).status, 403, 'the control: editors may not delete');
+      const r = await send('delete');
+      assert.equal(r.status, 400, r.body);
+      assert.equal(JSON.parse(r.body).code, 'gateway_bad_request');
+      assert.equal((await send('PUT')).status, 200);
+      assert.deepEqual(lines, ['PUT /notes/7 HTTP/1.1']);
+    } finally {
+      session.close();
+      await h2c.close();
+      raw.close();
     }
   });
 });

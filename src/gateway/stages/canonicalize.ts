@@ -3,13 +3,27 @@
  * client sent them, after node's strict HTTP/1.1 parser. Everything later reads `ctx.request` only.
  */
 
+import { METHODS } from 'node:http';
 import { canonicalTarget } from '../../core/http/canonical-path.ts';
 import { inspectHeaders } from '../canonical/headers.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 
+/**
+ * The methods node's HTTP/1.1 parser accepts (registered, upper-case). HTTP/2 takes any token as `:method`:
+ * a lower-case `delete` was not DELETE to routes and policies (Cedar saw the action "write"), while an
+ * upstream that upper-cases methods (Werkzeug does) deleted. Both protocols now get the same set.
+ */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+
 export function canonicalize(ctx: RequestContext): void {
   const { req, runtime } = ctx;
+  const method = req.method ?? 'GET';
+  if (!KNOWN_METHODS.has(method)) {
+    throw gatewayError('gateway_bad_request', 'request refused: unknown_method', {
+      details: { reason: 'unknown_method' },
+    });
+  }
   const headers = inspectHeaders(req.rawHeaders, runtime.maxHeaders);
   if ('reason' in headers) {
     const code = headers.reason.startsWith('host') ? 'gateway_host_rejected' : 'gateway_bad_request';
@@ -26,7 +40,7 @@ export function canonicalize(ctx: RequestContext): void {
     });
   }
   ctx.request = {
-    method: req.method ?? 'GET',
+    method,
     path: target.path,
     upstreamPath: target.upstreamPath,
     query: target.query,
