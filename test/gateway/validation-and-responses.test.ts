@@ -123,6 +123,13 @@ describe('input validation', () => {
     assert.equal((await put('/users/1', '{}')).problem['field'], 'body/name');
   });
 
+  test('a query parameter named __proto__ is a parameter to the schema, not the prototype of the query', async () => {
+    // It replaced the prototype of the object the schema checked (with an array): the schema never saw it.
+    const r = await put('/users/1?dryRun=true&__proto__=x', '{"name":"Ann"}');
+    assert.equal(r.status, 400);
+    assert.equal(r.problem['field'], 'query/__proto__');
+  });
+
   test('the 400 never echoes the input, even an attacker-chosen property name', async () => {
     const evil = '<script>alert(1)</script>';
     const r = await put('/users/1', JSON.stringify({ name: evil, [evil]: 1 }));

@@ -36,6 +36,21 @@ const REWRITTEN = new Set([
   'x-api-key',
 ]);
 
+/**
+ * Instances have no prototype, so a field named `constructor` or `__proto__` is just a field (in a plain
+ * object the first read Object's own function, forwarded as "function Object() { [native code] }, 1",
+ * and the second hit the prototype setter and vanished). Made as node's querystring makes its result: an
+ * instance of a constructor whose prototype has no prototype stays a fast object, where
+ * `Object.create(null)` starts as a dictionary. (A class would not do: its prototype has `constructor`.)
+ */
+const NullPrototype = function NullPrototype() {} as unknown as new () => object;
+NullPrototype.prototype = Object.create(null);
+
+/** An empty map from field names (headers, query parameters) to values, with no inherited members. */
+export function fieldMap<T = string>(): Record<string, T> {
+  return new NullPrototype() as Record<string, T>;
+}
+
 // RFC 9110 §7.2 Host = uri-host [ ":" port ]; reg-name restricted to DNS letters (no userinfo, no spaces).
 const HOST =
   /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -66,7 +81,7 @@ export function inspectHeaders(
   let hosts = 0;
   let host = '';
   let connection = '';
-  const all: Record<string, string> = {};
+  const all = fieldMap();
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
@@ -113,7 +128,7 @@ export function inspectHeaders(
   // RFC 9110 §7.6.1: fields named in Connection are hop-by-hop too, whatever they are called.
   const named = connectionOptions(connection);
   const close = named.has('close');
-  const forward: Record<string, string> = {};
+  const forward = fieldMap();
   for (const name in all) {
     if (HOP_BY_HOP_HEADERS.has(name) || named.has(name) || REWRITTEN.has(name)) continue;
     if (name.startsWith(IDENTITY_HEADER_PREFIX)) continue;

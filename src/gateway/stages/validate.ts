@@ -5,6 +5,7 @@
  * A failure names the field (sanitised) and never echoes the value.
  */
 import type { ValidateFunction } from 'ajv';
+import { fieldMap } from '../canonical/headers.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 import { fieldOf, jsonDepthExceeds } from '../validation/request-schema.ts';
@@ -94,7 +95,9 @@ function check(validate: ValidateFunction | undefined, data: unknown, part: stri
 }
 
 function queryObject(query: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  // No prototype: `?constructor=x` is the parameter, not Object's function, and `?__proto__=x` no
+  // longer replaces the prototype of what the schema checks.
+  const out = fieldMap<string | string[]>();
   if (!query) return out;
   for (const [k, value] of new URLSearchParams(query)) {
     const prev = out[k];
