@@ -71,6 +71,7 @@ before(async () => {
         ipAllow: ['10.1.0.0/16', 'fd00::/8'],
         ipDeny: ['10.1.9.0/24'],
       },
+      { name: 'files', service: 'svc', paths: ['/files/*'], authorize: { tenant: 'acme' } },
     ],
   };
   gw = await startGateway(routes, {
@@ -124,6 +125,28 @@ describe('Cedar authorization per route', () => {
   test('a caller with no role is denied, and an anonymous caller never reaches a policy-guarded route', async () => {
     assert.equal(await call('/orders', 'GET', await issuer.sign({ tenant: 'acme' })), 403);
     assert.equal(await call('/open', 'GET'), 403);
+  });
+
+  test('a long path costs the decision cache a bounded key, and is still decided once', async () => {
+    // The key held the whole path: 50,000 entries of 16 KiB paths (any caller with a token, one request
+    // each) kept ~800 MB in the gateway until the cache was cleared, and filled it again.
+    const token = await issuer.sign({ roles: ['admin'], tenant: 'acme' });
+    const path = `/files/${'a'.repeat(12_000)}`;
+    const decisions = gw.gateway.runtime.decisions;
+    assert.equal(await call(path, 'GET', token), 200);
+    const size = decisions.size;
+    const longest = Math.max(...[...decisions.keys()].map((k) => k.length));
+    assert.ok(longest < 1024, `a decision key of ${longest} characters`);
+    assert.equal(await call(path, 'GET', token), 200);
+    assert.equal(decisions.size, size, 'the same request hits the cache');
+    assert.equal(
+      await call(
+        `/files/${'b'.repeat(12_000)}`,
+        'GET',
+        await issuer.sign({ roles: ['clerk'], tenant: 'acme' }),
+      ),
+      403,
+    );
   });
 
   test('shadow mode lets a would-be denial through, audits it and counts it', async () => {

@@ -5,6 +5,7 @@
  * route or the method (GET/HEAD/OPTIONS read, DELETE delete, else write). In shadow mode a deny is logged
  * and counted but the request goes on, so a new policy can be watched before it is enforced.
  */
+import { hash } from 'node:crypto';
 import type { EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { type Decision, type DecisionRequest, requestContext } from '../../core/policy-engine/index.ts';
 import type { Principal, RequestContext } from '../context.ts';
@@ -14,6 +15,8 @@ import type { GatewayRuntime } from '../runtime.ts';
 
 const NS = 'Bulwark';
 const DECISION_CACHE_SIZE = 50_000;
+/** Decision keys longer than this are kept as their hash (see {@link authorize}). */
+const MAX_PLAIN_KEY = 512;
 
 export function authorize(ctx: RequestContext): void {
   const route = ctx.route;
@@ -32,7 +35,7 @@ export function authorize(ctx: RequestContext): void {
   const at = new Date(ctx.startedAt);
   // Every input of the decision is in the key (bundle, principal entity, resource entity, action, context),
   // so a hit is the answer Cedar would give; a string join is far cheaper than the engine's canonical JSON.
-  const key = [
+  const input = [
     ctx.runtime.engine.bundle?.hash ?? '',
     p.kind,
     p.subject,
@@ -49,6 +52,9 @@ export function authorize(ctx: RequestContext): void {
     at.getUTCHours(),
     at.getUTCDay(),
   ].join('\u0000');
+  // The path is the caller's to choose, up to the header limit (16 KiB): a long input is kept as its
+  // SHA-256 (which holds no NUL, so it never equals a short key), else 50,000 entries could hold ~800 MB.
+  const key = input.length <= MAX_PLAIN_KEY ? input : hash('sha256', input, 'base64url');
   const cache = ctx.runtime.decisions;
   let decision = cache.get(key);
   if (!decision) {
