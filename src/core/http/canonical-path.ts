@@ -69,6 +69,9 @@ export function canonicalTarget(raw: string, options: PathOptions): CanonicalTar
   if (query !== '' && (!RAW_QUERY.test(query) || !wellFormedPercents(query))) {
     return { ok: false, reason: 'invalid_character' };
   }
+  // The query goes upstream as it came, and schemas check it decoded: bytes that are not UTF-8 (`%c0%af`)
+  // would be U+FFFD to the check and anything at all to a lenient decoder upstream.
+  if (query.includes('%') && !decodesAsUtf8(query)) return { ok: false, reason: 'invalid_utf8' };
   if (ALREADY_CANONICAL.test(rawPath)) return { ok: true, path: rawPath, upstreamPath: rawPath, query };
   if (!RAW_PATH.test(rawPath)) return { ok: false, reason: 'invalid_character' };
   const decoded = decodeOnce(rawPath, options);
@@ -107,14 +110,31 @@ function decodeOnce(rawPath: string, options: PathOptions): string | { ok: false
   // A second decoder upstream would turn what is left into something else ("%252e" -> "%2e" -> ".").
   if (options.rejectDoubleEncoding && /%[0-9A-Fa-f]{2}/.test(text))
     return { ok: false, reason: 'double_encoding' };
-  // Control characters decoded from %0A, %0D, %7F... would split headers or logs downstream.
+  // Control characters decoded from %0A, %0D, %7F... would split headers or logs downstream; so would the
+  // C1 controls (%C2%85 is NEL, a line break to some loggers and XML) and U+2028/U+2029 (line breaks to
+  // JavaScript and JSON-in-HTML).
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if ((c < 0x20 && !(c === 0 && !options.rejectNul)) || c === 0x7f) {
+    if (
+      (c < 0x20 && !(c === 0 && !options.rejectNul)) ||
+      (c >= 0x7f && c <= 0x9f) ||
+      c === 0x2028 ||
+      c === 0x2029
+    ) {
       return { ok: false, reason: 'control_character' };
     }
   }
   return text;
+}
+
+/** Whether the percent-encoded bytes of a (well-formed) query are UTF-8. */
+function decodesAsUtf8(query: string): boolean {
+  try {
+    decodeURIComponent(query);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function wellFormedPercents(s: string): boolean {
