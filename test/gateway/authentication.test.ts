@@ -161,6 +161,14 @@ describe('JWT attacks are refused', () => {
     }
   });
 
+  test('a signed subject that is not a non-empty string is refused, not turned into "[object Object]"', async () => {
+    for (const sub of [{ id: 'alice' }, ['alice', 'bob'], 42, '']) {
+      const r = await call('/orders', await issuer.sign({ aud: 'orders', sub } as never));
+      assert.equal(r.status, 401, JSON.stringify(sub));
+      assert.equal(r.reason, 'invalid');
+    }
+  });
+
   test('clock skew is bounded: 10 s past exp passes, 120 s does not', async () => {
     assert.equal((await call('/orders', await issuer.sign({ aud: 'orders', exp: now() - 10 }))).status, 200);
     assert.equal((await call('/orders', await issuer.sign({ aud: 'orders', exp: now() - 120 }))).status, 401);

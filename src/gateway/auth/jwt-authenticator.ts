@@ -191,6 +191,9 @@ export class JwtAuthenticator {
     } catch (err) {
       throw new AuthenticationFailed(failureOf(err));
     }
+    // RFC 7519 §4.1.2: a StringOrURI. jose checks only that it is there; an object or array would reach
+    // headers, limit keys and policies as "[object Object]" or "a,b".
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationFailed('invalid');
     const roles = claimList(payload[config.rolesClaim]);
     const tenant =
       typeof payload[config.tenantClaim] === 'string' ? (payload[config.tenantClaim] as string) : 'default';
@@ -200,7 +203,7 @@ export class JwtAuthenticator {
         : typeof payload['azp'] === 'string'
           ? payload['azp']
           : undefined;
-    const subject = payload.sub as string;
+    const subject = payload.sub;
     const principal: Principal = {
       kind: clientId !== undefined && clientId === subject ? 'service-account' : 'user',
       subject,
