@@ -218,6 +218,13 @@ describe('IP filtering', () => {
       assert.equal(await via('[2001:db8::1]:443, 10.1.0.5'), 403);
       assert.equal(await via('10.1.2.3:51234, 10.1.0.5'), 200);
       assert.equal(await via('[fd12::1]:443'), 200);
+      // Other spellings of an IPv4-mapped address name the same IPv4 client (not one IPv6 /64 that every
+      // such client would share for per-IP limits).
+      for (const mapped of ['::FFFF:10.1.2.3', '::ffff:a01:203', '0:0:0:0:0:ffff:0a01:0203']) {
+        assert.equal(await via(`${mapped}, 10.1.0.5`), 200, mapped);
+        assert.equal(upstream.received.at(-1)?.headers['x-forwarded-for'], '10.1.2.3', mapped);
+      }
+      assert.equal(await via('::ffff:cb00:7109, 10.1.0.5'), 403);
     } finally {
       await behind.close();
     }

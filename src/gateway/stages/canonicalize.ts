@@ -4,6 +4,7 @@
  */
 
 import { METHODS } from 'node:http';
+import ipaddr from 'ipaddr.js';
 import { canonicalTarget } from '../../core/http/canonical-path.ts';
 import { inspectHeaders } from '../canonical/headers.ts';
 import type { RequestContext } from '../context.ts';
@@ -54,5 +55,15 @@ export function canonicalize(ctx: RequestContext): void {
 
 /** `::ffff:10.0.0.1` is 10.0.0.1: one spelling per address, so CIDR lists and limits see one key. */
 export function normaliseIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  // Node's own spelling of an IPv4 peer on a dual-stack socket: the hot path.
+  if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
+  // Other spellings (upper case, hex, zeros written out) from a proxy's X-Forwarded-For name the same
+  // IPv4 client: as IPv6 they would miss IPv4 allow and deny ranges and share one /64 limit key.
+  if (MAPPED.test(ip) && ipaddr.IPv6.isValid(ip)) {
+    const address = ipaddr.IPv6.parse(ip);
+    if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString();
+  }
+  return ip;
 }
+
+const MAPPED = /^[0:]*:ffff:/i;
