@@ -145,6 +145,22 @@ describe('input validation', () => {
     assert.equal((await put('/users/1', '{"name":')).status, 400);
   });
 
+  test('a member named twice in one object is refused: the schema and the upstream could read different values', async () => {
+    // JSON.parse keeps the last "isAdmin"-style duplicate, some upstream parsers the first.
+    for (const body of [
+      '{"name":"Ann","name":"<script>"}',
+      '{"name":"Ann","\\u006eame":"Bob"}',
+      '{"name":"Ann","tags":["a"],"tags":[]}',
+    ]) {
+      const r = await put('/users/1', body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.problem['field'], 'body');
+      assert.ok(!JSON.stringify(r.problem).includes('script'));
+    }
+    // The same name in two objects, or the same value twice, is no duplicate.
+    assert.equal((await put('/users/1', '{"name":"Ann","tags":["name","name"]}')).status, 200);
+  });
+
   test('a JSON body is read as UTF-8 only: another charset cannot hide properties from the schema', async () => {
     // In UTF-7, `+ACIAXQAs...-` is `"],"isAdmin":true,...`: the schema saw one harmless string in `tags`,
     // while an upstream honouring the charset (Express's body-parser takes any `utf-*` and decodes it

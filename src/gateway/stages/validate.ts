@@ -8,7 +8,7 @@ import type { ValidateFunction } from 'ajv';
 import { fieldMap } from '../canonical/headers.ts';
 import type { RequestContext } from '../context.ts';
 import { gatewayError } from '../errors.ts';
-import { fieldOf, jsonDepthExceeds } from '../validation/request-schema.ts';
+import { fieldOf, jsonShapeError } from '../validation/request-schema.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -38,10 +38,11 @@ export async function validateRequest(ctx: RequestContext): Promise<void> {
   if (v.body && (ctx.body || BODY_METHODS.has(request.method))) {
     if (!ctx.body)
       throw gatewayError('gateway_validation_failed', 'body is required', { details: { field: 'body' } });
-    if (jsonDepthExceeds(ctx.body, v.maxJsonDepth)) {
-      throw gatewayError('gateway_validation_failed', 'body nests too deeply', {
-        details: { field: 'body' },
-      });
+    const shape = jsonShapeError(ctx.body, v.maxJsonDepth);
+    if (shape) {
+      const message =
+        shape === 'too_deep' ? 'body nests too deeply' : 'body names a member twice in one object';
+      throw gatewayError('gateway_validation_failed', message, { details: { field: 'body', reason: shape } });
     }
     if (!declaresUtf8(request.headers['content-type'])) {
       throw gatewayError('gateway_unsupported_media_type', 'a JSON body must be UTF-8 (RFC 8259 §8.1)');
