@@ -43,6 +43,17 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   }
 }
 
+/** A gateway with one open route, /x, to an upstream on loopback that answers with `handler`. */
+async function gatewayTo(handler: http.RequestListener) {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  closers.push(() => new Promise((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const gw = await startGateway(simpleRoutes(url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]));
+  closers.push(gw.close);
+  return gw;
+}
+
 describe('upstream resilience', () => {
   test('requests are spread round robin over the targets', async () => {
     const [a, b] = await upstreams(2);
@@ -110,16 +121,11 @@ describe('upstream resilience', () => {
     // The first connection of each request is cut before any answer: the upstream may or may not
     // have acted on it, so only an idempotent request may be sent again.
     const seen: string[] = [];
-    const server = http.createServer((req, res) => {
+    const gw = await gatewayTo((req, res) => {
       seen.push(req.method ?? '');
       if (seen.length % 2 === 1) req.socket.destroy();
       else res.end('ok');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    closers.push(() => new Promise((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const gw = await startGateway(simpleRoutes(url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]));
-    closers.push(gw.close);
     const get = await request(`${gw.url}/x`);
     assert.equal(get.statusCode, 200);
     assert.equal(await get.body.text(), 'ok');
@@ -134,17 +140,12 @@ describe('upstream resilience', () => {
     // Resuming with a Range request (what a download client does) would splice two upstream answers,
     // possibly of two versions of the resource, into one client response. The client must see the cut.
     const seen: (string | undefined)[] = [];
-    const server = http.createServer((req, res) => {
+    const gw = await gatewayTo((req, res) => {
       seen.push(req.headers.range);
       res.writeHead(200, { 'content-length': '10', 'accept-ranges': 'bytes', etag: '"v1"' });
       if (req.headers.range) res.end('56789');
       else res.write('01234', () => setTimeout(() => req.socket.destroy(), 50));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    closers.push(() => new Promise((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const gw = await startGateway(simpleRoutes(url, [{ name: 'r', service: 'svc', paths: ['/x'], ...open }]));
-    closers.push(gw.close);
     const res = await request(`${gw.url}/x`);
     assert.equal(res.statusCode, 200);
     await assert.rejects(res.body.text());
