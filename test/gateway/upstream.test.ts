@@ -136,6 +136,31 @@ describe('upstream resilience', () => {
     assert.deepEqual(seen, ['GET', 'GET', 'POST']);
   });
 
+  test('a retry after a reset skips a target the request could not reach, instead of giving up', async () => {
+    let calls = 0;
+    const flaky = http.createServer((req, res) => {
+      if (++calls === 1) req.socket.destroy();
+      else res.end('ok');
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise((r) => flaky.close(() => r())));
+    const dead = await deadPort();
+    const gw = await startGateway({
+      format_version: '1',
+      // Round robin starts at the dead target: refused (never sent), then the flaky one resets the
+      // request, and the retry's round robin turn would land on the dead one again.
+      services: [
+        { name: 'svc', targets: [dead, `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`] },
+      ],
+      routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...open }],
+    });
+    closers.push(gw.close);
+    const res = await request(`${gw.url}/x`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'ok');
+    assert.equal(calls, 2);
+  });
+
   test('an answer cut off mid-body is never resumed from another upstream response', async () => {
     // Resuming with a Range request (what a download client does) would splice two upstream answers,
     // possibly of two versions of the resource, into one client response. The client must see the cut.

@@ -106,9 +106,8 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
   for (;;) {
     // A client that went away while the checks ran (e.g. an HTTP/2 stream reset) costs no upstream call.
     if (clientGone(ctx.res)) return;
-    const target = service.pick();
-    if (!target || unreachable.has(target))
-      throw gatewayError('gateway_upstream_unavailable', 'no healthy upstream target');
+    const target = service.pick(unreachable);
+    if (!target) throw gatewayError('gateway_upstream_unavailable', 'no healthy upstream target');
     try {
       const status = route.masking
         ? await maskedExchange(

@@ -90,11 +90,15 @@ export class UpstreamService {
     });
   }
 
-  /** The next target able to take a request (round robin), or undefined when none is. */
-  pick(): UpstreamTarget | undefined {
+  /**
+   * The next target able to take a request (round robin), or undefined when none is. `skip`: targets this
+   * request could not reach already, passed over before their breaker is asked.
+   */
+  pick(skip?: ReadonlySet<UpstreamTarget>): UpstreamTarget | undefined {
     const n = this.targets.length;
     for (let i = 0; i < n; i++) {
       const target = this.targets[(this.#next + i) % n] as UpstreamTarget;
+      if (skip?.has(target)) continue;
       if (target.healthy && target.breaker.tryAcquire()) {
         this.#next = (this.#next + i + 1) % n;
         return target;
