@@ -194,6 +194,48 @@ describe('input validation', () => {
       200,
     );
   });
+
+  test("a route's maxBodyBytes only lowers the gateway's limit: it cannot make the gateway buffer more", async () => {
+    // The body is read whole into memory before the upstream call: a route asking for 1 GB (a typo, or a
+    // file that means "uploads") must not let any client make the gateway hold that much.
+    const small = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [upstream.url] }],
+        routes: [
+          {
+            name: 'upload',
+            service: 'svc',
+            paths: ['/upload'],
+            methods: ['POST'],
+            auth: { required: false },
+            validate: { maxBodyBytes: 1_000_000_000 },
+          },
+        ],
+      },
+      { limits: { maxBodyBytes: 1024 } },
+    );
+    try {
+      const post = async (size: number, chunked = false) => {
+        const res = await request(`${small.url}/upload`, {
+          method: 'POST',
+          // A stream has no Content-Length: the limit must hold on what is streamed as well as declared.
+          body: chunked
+            ? (async function* () {
+                yield Buffer.alloc(size, 0x61);
+              })()
+            : Buffer.alloc(size, 0x61),
+        });
+        await res.body.dump();
+        return res.statusCode;
+      };
+      assert.equal(await post(4096), 413);
+      assert.equal(await post(4096, true), 413);
+      assert.equal(await post(1000), 200);
+    } finally {
+      await small.close();
+    }
+  });
 });
 
 describe('CORS', () => {

@@ -28,7 +28,13 @@ export async function validateRequest(ctx: RequestContext): Promise<void> {
       if (!v.contentTypes.has(type))
         throw gatewayError('gateway_unsupported_media_type', 'content type not accepted');
     }
-    ctx.body = await readBody(ctx, v?.maxBodyBytes ?? ctx.runtime.maxBodyBytes);
+    // A route may only lower the gateway's limit (`limits.maxBodyBytes`): the body is held in memory, and
+    // a route file asking for more must not let every client make the gateway buffer that much.
+    const limit = ctx.runtime.maxBodyBytes;
+    ctx.body = await readBody(
+      ctx,
+      v?.maxBodyBytes !== undefined && v.maxBodyBytes < limit ? v.maxBodyBytes : limit,
+    );
   }
   if (!v) return;
   check(v.params, ctx.params, 'params');
