@@ -372,7 +372,13 @@ export function checkRouteDocument(
     }
   });
   const hashes = new Set<string>();
+  const consumers = new Set<string>();
   (doc.consumers ?? []).forEach((c, i) => {
+    // A consumer is known by its name to `by: api-key` limits, metrics, the audit log and `diff`: two of
+    // one name would share a budget and read as one caller.
+    if (consumers.has(c.name))
+      issues.push({ path: `/consumers/${i}/name`, message: `duplicate consumer ${c.name}` });
+    consumers.add(c.name);
     if (hashes.has(c.apiKeyHash))
       issues.push({ path: `/consumers/${i}/apiKeyHash`, message: 'duplicate key hash' });
     hashes.add(c.apiKeyHash);

@@ -1,0 +1,44 @@
+/**
+ * The route file's own checks (`parseRouteFile`, what `validate`, `diff`, `sync` and reloads all go
+ * through): a file that parses as YAML and passes the shape checks can still be dangerous or ambiguous,
+ * and must be refused with an issue that names where, before it can replace the table in force.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { parseRouteFile } from '../../src/gateway/routes/route-file.ts';
+
+const HASH_A = `sha256:${'a'.repeat(64)}`;
+const HASH_B = `sha256:${'b'.repeat(64)}`;
+
+const file = (extra: Record<string, unknown> = {}, service: Record<string, unknown> = {}) =>
+  stringify({
+    format_version: '1',
+    services: [{ name: 'svc', targets: ['http://127.0.0.1:9'], ...service }],
+    routes: [{ name: 'r', service: 'svc', paths: ['/x'] }],
+    ...extra,
+  });
+
+const issuesOf = (text: string) => {
+  const parsed = parseRouteFile(text);
+  return parsed.ok ? [] : parsed.issues;
+};
+
+describe('route file checks', () => {
+  test('the baseline file is valid', () => {
+    assert.deepEqual(issuesOf(file({ consumers: [{ name: 'a', apiKeyHash: HASH_A }] })), []);
+  });
+
+  test('two consumers of one name are refused: they would share its limits, metrics and audit name', () => {
+    // `by: api-key` limits count per consumer name, metrics and `diff` key consumers by name.
+    const issues = issuesOf(
+      file({
+        consumers: [
+          { name: 'batch', apiKeyHash: HASH_A, roles: ['reader'] },
+          { name: 'batch', apiKeyHash: HASH_B, roles: ['admin'] },
+        ],
+      }),
+    );
+    assert.deepEqual(issues, [{ path: '/consumers/1/name', message: 'duplicate consumer batch' }]);
+  });
+});
