@@ -41,4 +41,22 @@ describe('route file checks', () => {
     );
     assert.deepEqual(issues, [{ path: '/consumers/1/name', message: 'duplicate consumer batch' }]);
   });
+
+  test('a duration a node timer cannot wait is refused: it would fire every millisecond', () => {
+    // setInterval clamps a delay over 2^31-1 ms to 1 ms: `intervalMs: 2147483648` (or 1e12, "never")
+    // probed every target ~1,000 times a second.
+    const issues = issuesOf(file({}, { healthCheck: { path: '/healthz', intervalMs: 2 ** 31 } }));
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]?.path, '/services/0/healthCheck/intervalMs');
+    for (const [key, value] of [
+      ['timeouts', { connectMs: 1e12 }],
+      ['timeouts', { headersMs: 1e12 }],
+      ['timeouts', { bodyMs: 1e12 }],
+      ['circuitBreaker', { openMs: 1e12 }],
+    ] as const) {
+      assert.equal(issuesOf(file({}, { [key]: value })).length, 1, `${key} ${JSON.stringify(value)}`);
+    }
+    const longest = { healthCheck: { path: '/healthz', intervalMs: 2 ** 31 - 1 } };
+    assert.deepEqual(issuesOf(file({}, longest)), []);
+  });
 });

@@ -119,6 +119,8 @@ export interface RouteDocument {
 
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' };
 const positive = { type: 'integer', minimum: 1 };
+/** Milliseconds, at most what a node timer can wait: a longer delay is clamped to 1 ms, not kept. */
+const millis = { type: 'integer', minimum: 1, maximum: 2_147_483_647 };
 const cidr = { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' };
 const strings = { type: 'array', items: { type: 'string' } };
 
@@ -153,7 +155,7 @@ export const ROUTE_FILE_SCHEMA = {
           timeouts: {
             type: 'object',
             additionalProperties: false,
-            properties: { connectMs: positive, headersMs: positive, bodyMs: positive },
+            properties: { connectMs: millis, headersMs: millis, bodyMs: millis },
           },
           retries: {
             type: 'object',
@@ -166,7 +168,7 @@ export const ROUTE_FILE_SCHEMA = {
           circuitBreaker: {
             type: 'object',
             additionalProperties: false,
-            properties: { failures: positive, openMs: positive },
+            properties: { failures: positive, openMs: millis },
           },
           healthCheck: {
             type: 'object',
@@ -174,7 +176,7 @@ export const ROUTE_FILE_SCHEMA = {
             required: ['path'],
             properties: {
               path: { type: 'string', pattern: '^/' },
-              intervalMs: positive,
+              intervalMs: millis,
               unhealthyAfter: positive,
             },
           },
