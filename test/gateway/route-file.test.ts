@@ -59,4 +59,13 @@ describe('route file checks', () => {
     const longest = { healthCheck: { path: '/healthz', intervalMs: 2 ** 31 - 1 } };
     assert.deepEqual(issuesOf(file({}, longest)), []);
   });
+
+  test('a target with credentials in it is refused: they are never sent, and export would show them', () => {
+    // undici does not turn `user:password@` into Authorization; the text stayed in the document that
+    // `export` hands to every viewer.
+    const issues = issuesOf(file({}, { targets: ['https://svc:s3cret@10.0.0.7:8443'] }));
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]?.path, '/services/0/targets/0');
+    assert.ok(!JSON.stringify(issues).includes('s3cret'), 'the issue does not repeat the secret');
+  });
 });

@@ -350,6 +350,16 @@ export function checkRouteDocument(
     if (services.has(s.name))
       issues.push({ path: `/services/${i}/name`, message: `duplicate service ${s.name}` });
     services.add(s.name);
+    s.targets.forEach((target, j) => {
+      // `user:password@` is never sent (undici makes no Authorization of it), and `export` would show it
+      // to every viewer. The issue does not repeat the target.
+      if (target.includes('@')) {
+        issues.push({
+          path: `/services/${i}/targets/${j}`,
+          message: 'a target cannot carry credentials (user:password@); the gateway would not send them',
+        });
+      }
+    });
     if (s.tls && Boolean(s.tls.certFile) !== Boolean(s.tls.keyFile)) {
       issues.push({ path: `/services/${i}/tls`, message: 'certFile and keyFile go together' });
     }
