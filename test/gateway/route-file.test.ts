@@ -4,8 +4,13 @@
  * and must be refused with an issue that names where, before it can replace the table in force.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { gatewayValidate } from '../../src/cli/commands/gateway.ts';
 import { parseRouteFile } from '../../src/gateway/routes/route-file.ts';
 
 const HASH_A = `sha256:${'a'.repeat(64)}`;
@@ -67,5 +72,43 @@ describe('route file checks', () => {
     assert.equal(issues.length, 1);
     assert.equal(issues[0]?.path, '/services/0/targets/0');
     assert.ok(!JSON.stringify(issues).includes('s3cret'), 'the issue does not repeat the secret');
+  });
+
+  test("issues never carry the file's control characters: `validate` prints them to a terminal", async () => {
+    // A file under review (a pull request) could otherwise rewrite the terminal that checks it: clear the
+    // screen, recolour, or return the cursor and print "valid" over the verdict.
+    const hostile = [
+      `${file()}"\\e[2J\\e[1A\\rvalid\\x9b31m": 1\n`,
+      `format_version: "1"\nservices: [\u001b]0;owned\u0007\n`,
+      `format_version: "1"\nservices: []\nroutes: []\n${'x'.repeat(5000)}: 1\n`,
+      // The pointer to a bad value names the file's own keys.
+      file({ routes: [{ name: 'r', service: 'svc', paths: ['/x'], matchHeaders: { '\u001b[2J': 5 } }] }),
+    ];
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+    const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+    for (const text of hostile) {
+      const issues = issuesOf(text);
+      assert.ok(issues.length > 0);
+      for (const issue of issues) {
+        assert.doesNotMatch(issue.message, control, JSON.stringify(issue));
+        assert.ok(issue.message.length < 300, 'an issue does not carry the whole input');
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-routes-'));
+    const path = join(dir, 'routes.yaml');
+    writeFileSync(path, hostile[0] as string);
+    let printed = '';
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        printed += String(chunk);
+        done();
+      },
+    });
+    assert.equal(await gatewayValidate(path, out), 1);
+    // A file that parses but does not compile: the CA file it names does not exist.
+    writeFileSync(path, file({}, { tls: { caFile: '/nonexistent/\u001b[2J\u009b1A.pem' } }));
+    assert.equal(await gatewayValidate(path, out), 1);
+    assert.match(printed, /nonexistent/);
+    assert.doesNotMatch(printed.replaceAll('\n', ''), control);
   });
 });

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { Agent, request } from 'undici';
 import { systemClock } from '../../core/index.ts';
 import { parseRouteFile } from '../../gateway/index.ts';
+import { printable } from '../../gateway/routes/route-file.ts';
 import { RouteTable } from '../../gateway/routes/route-table.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { hasOperatorCertificate, withOperatorCertificate } from '../operator-identity.ts';
@@ -36,7 +37,8 @@ export async function gatewayValidate(file: string, out: Out): Promise<number> {
     }));
     await Promise.all([...table.services.values()].map((s) => s.close()));
   } catch (err) {
-    out.write(`${file}: invalid\n  ✗ ${(err as Error).message}\n`);
+    // Compiling reads the files the document names: their paths are the document's text too.
+    out.write(`${file}: invalid\n  ✗ ${printable((err as Error).message, 500)}\n`);
     return 1;
   }
   const d = parsed.document;

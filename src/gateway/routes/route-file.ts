@@ -328,7 +328,9 @@ export function parseRouteFile(
   try {
     data = parse(text, { maxAliasCount: 50 });
   } catch (err) {
-    return { ok: false, issues: [{ path: '/', message: `not valid YAML: ${(err as Error).message}` }] };
+    // The parser's message ends with the offending lines of the file: only its first line is kept.
+    const first = ((err as Error).message.split('\n')[0] ?? '').replace(/:$/, '');
+    return { ok: false, issues: [{ path: '/', message: `not valid YAML: ${printable(first, 200)}` }] };
   }
   return checkRouteDocument(data);
 }
@@ -337,9 +339,10 @@ export function checkRouteDocument(
   data: unknown,
 ): { ok: true; document: RouteDocument } | { ok: false; issues: RouteFileIssue[] } {
   if (!checkSchema(data)) {
+    // A pointer and an unknown property name are the file's own text: printable and bounded.
     const issues = (checkSchema.errors ?? []).map((e) => ({
-      path: e.instancePath || '/',
-      message: `${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+      path: printable(e.instancePath || '/', 200),
+      message: `${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${printable(String(e.params.additionalProperty), 64)})` : ''}`,
     }));
     return { ok: false, issues };
   }
@@ -396,6 +399,19 @@ export function checkRouteDocument(
     hashes.add(c.apiKeyHash);
   });
   return issues.length ? { ok: false, issues } : { ok: true, document: doc };
+}
+
+/** Characters a terminal or a log viewer acts on: C0, DEL, C1, line separators and bidi overrides. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from the file as an issue may quote it: those characters escaped (`\u001b`) and cut to `max`,
+ * so `validate` printing issues to a terminal cannot be made to clear it or print over its verdict.
+ */
+export function printable(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return cut.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The document as YAML (`export`). */
