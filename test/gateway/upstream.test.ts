@@ -1,6 +1,6 @@
 /** Issue 7, "Upstream": load balancing, retries within a budget, circuit breaker, health checks, mTLS, hot reload. */
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -321,5 +321,33 @@ describe('route file hot reload', () => {
     assert.equal(after.statusCode, 200);
     const metrics = await gw.gateway.runtime.metrics.registry.metrics();
     assert.match(metrics, /bulwark_gateway_route_reloads_total\{result="rejected"\} 1/);
+  });
+
+  test('a route file mounted as a swapped symlink (a Kubernetes ConfigMap) is reloaded', async () => {
+    // kubelet updates a ConfigMap volume by writing a new `..<timestamp>` directory and renaming a new
+    // `..data` link over the old one; `routes.yaml -> ..data/routes.yaml` itself never changes, so the
+    // directory's events name `..data`, never `routes.yaml`.
+    const dir = tempHome();
+    const version = (n: number, path: string) => {
+      mkdirSync(join(dir, `..v${n}`));
+      writeFileSync(
+        join(dir, `..v${n}`, 'routes.yaml'),
+        stringify(
+          simpleRoutes('http://127.0.0.1:9', [{ name: 'r', service: 'svc', paths: [path], ...open }]),
+        ),
+      );
+    };
+    version(1, '/one');
+    symlinkSync('..v1', join(dir, '..data'));
+    symlinkSync('..data/routes.yaml', join(dir, 'routes.yaml'));
+    const gw = await startGateway(
+      simpleRoutes('http://127.0.0.1:9', [{ name: 'r', service: 'svc', paths: ['/one'] }]),
+    );
+    closers.push(gw.close);
+    gw.gateway.watch(join(dir, 'routes.yaml'));
+    version(2, '/two');
+    symlinkSync('..v2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    await until(() => gw.gateway.runtime.table.document.routes[0]?.paths[0] === '/two', 3000);
   });
 });
