@@ -129,6 +129,28 @@ describe('the gateway component', () => {
     assert.equal(JSON.parse(sync.text).code, 'gateway_admin_forbidden');
   });
 
+  test('a refused admin call is audited, naming the route and never the token presented', async () => {
+    // Someone guessing admin tokens, or a viewer trying a change, leaves a trace; the token does not.
+    const guess = 'guessed-admin-token-0123456789';
+    const before = audit.events.length;
+    assert.equal((await admin('/v1/gateway/routes', { token: guess })).status, 403);
+    assert.equal(
+      (await admin('/v1/gateway/revocations', { method: 'POST', token: VIEWER, body: { jti: 'x', exp: 1 } }))
+        .status,
+      403,
+    );
+    const denied = audit.events.slice(before).filter((e) => e.action === 'gateway.admin.denied');
+    assert.deepEqual(
+      denied.map((e) => [e.target?.id, e.reason, e.outcome]),
+      [
+        ['GET /v1/gateway/routes', 'no_role', 'failure'],
+        ['POST /v1/gateway/revocations', 'operator_required', 'failure'],
+      ],
+    );
+    const text = JSON.stringify(denied);
+    for (const secret of [guess, sha(guess), VIEWER, sha(VIEWER)]) assert.ok(!text.includes(secret));
+  });
+
   test('validate and diff report problems and changes; sync applies and writes; export returns the file', async () => {
     const bad = await admin('/v1/gateway/routes/validate', {
       method: 'POST',

@@ -39,6 +39,7 @@ const yamlBody = {
 } as const;
 
 export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
+  const { gateway } = options;
   const tokens = options.tokens.map((t) => ({ digest: Buffer.from(t.sha256, 'hex'), role: t.role }));
   const tokenOf = (req: FastifyRequest) => {
     const m = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(req.headers.authorization ?? '');
@@ -64,6 +65,22 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
     const has = roleOf(req);
     if (!has || (role === 'operator' && has !== 'operator')) {
       const who = callerOf(req)?.spiffeId.uri;
+      // A refusal is audited (token guessing, a viewer trying a change): who by SPIFFE ID or by the
+      // hash prefix of a configured token, never the token presented.
+      const token = tokenOf(req);
+      gateway.runtime.audit.record({
+        actor: who
+          ? { type: 'service', id: who }
+          : token
+            ? { type: 'client', id: `admin-token:${token.digest.subarray(0, 6).toString('hex')}` }
+            : { type: 'system', id: 'anonymous' },
+        action: 'gateway.admin.denied',
+        target: { type: 'route', id: `${req.method} ${req.routeOptions.url ?? 'unmatched'}` },
+        outcome: 'failure',
+        reason: has ? 'operator_required' : 'no_role',
+        source: { component: 'gateway', ip: req.ip },
+        requestId: req.id,
+      });
       throw gatewayError(
         'gateway_admin_forbidden',
         who
@@ -79,8 +96,6 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
     const token = tokenOf(req);
     return { type: 'client', id: `admin-token:${token?.digest.subarray(0, 6).toString('hex') ?? 'unknown'}` };
   };
-  const { gateway } = options;
-
   return async (app) => {
     app.get('/v1/gateway/jwks.json', async () => gateway.runtime.signer.jwks());
 
