@@ -4,6 +4,7 @@
  * and TLS termination with HSTS.
  */
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -220,11 +221,7 @@ describe('input validation', () => {
         const res = await request(`${small.url}/upload`, {
           method: 'POST',
           // A stream has no Content-Length: the limit must hold on what is streamed as well as declared.
-          body: chunked
-            ? (async function* () {
-                yield Buffer.alloc(size, 0x61);
-              })()
-            : Buffer.alloc(size, 0x61),
+          body: chunked ? Readable.from([Buffer.alloc(size, 0x61)]) : Buffer.alloc(size, 0x61),
         });
         await res.body.dump();
         return res.statusCode;
