@@ -267,6 +267,29 @@ describe('CORS', () => {
     assert.equal(upstream.received.length, 0);
   });
 
+  test('a schema pattern with nested repetition is refused at load, unless the route says it is unambiguous', () => {
+    // ajv runs patterns with JavaScript's backtracking engine on the request's own strings, on the event
+    // loop: `^(a+)+$` against 30 a's and a '!' takes seconds, for every such request.
+    const withPattern = (pattern: string, allow?: boolean) => {
+      const d = doc(upstream.url);
+      d.routes[0]!.validate = {
+        ...d.routes[0]!.validate,
+        params: { type: 'object', properties: { id: { type: 'string', pattern } } },
+        ...(allow ? { allowNestedQuantifiers: true } : {}),
+      };
+      return d;
+    };
+    assert.throws(
+      () => gw.gateway.apply(withPattern('^(a+)+$')),
+      (err: { code?: string; message?: string }) =>
+        err.code === 'gateway_route_file_invalid' &&
+        /params\/properties\/id\/pattern/.test(err.message ?? ''),
+    );
+    // An unambiguous pattern the check cannot tell apart goes in when the route says so.
+    gw.gateway.apply(withPattern('^([a-z0-9]+[-.])*[a-z0-9]+$', true));
+    gw.gateway.apply(doc(upstream.url));
+  });
+
   test('a route file combining credentials with origin * is rejected', () => {
     const bad = doc(upstream.url);
     bad.routes[1]!.cors = { origins: ['*'], credentials: true };

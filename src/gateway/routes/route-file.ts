@@ -66,6 +66,11 @@ export interface ValidationSpec {
   contentTypes?: string[];
   maxBodyBytes?: number;
   maxJsonDepth?: number;
+  /**
+   * Accept `pattern`s with nested repetition (refused by default: they can take exponential time on a
+   * crafted input). For patterns known to be unambiguous that the check cannot tell apart.
+   */
+  allowNestedQuantifiers?: boolean;
 }
 
 export interface CorsSpec {
@@ -249,6 +254,7 @@ export const ROUTE_FILE_SCHEMA = {
               contentTypes: strings,
               maxBodyBytes: positive,
               maxJsonDepth: positive,
+              allowNestedQuantifiers: { type: 'boolean' },
             },
           },
           cors: {

@@ -6,6 +6,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import safeRegex from 'safe-regex2';
 import type { ValidationSpec } from '../routes/route-file.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -23,6 +24,16 @@ export interface CompiledValidation {
 }
 
 export function compileValidation(spec: ValidationSpec): CompiledValidation {
+  for (const part of spec.allowNestedQuantifiers ? [] : (['params', 'query', 'headers', 'body'] as const)) {
+    const at = backtrackingPattern(spec[part], part);
+    if (at) {
+      throw new Error(
+          `${at} is a regular expression that can take exponential time on a crafted input (a quantified group ` +
+          'inside another, as in (a+)+): write it with one level of repetition, or set ' +
+          'validate.allowNestedQuantifiers if it is unambiguous',
+      );
+    }
+  }
   return {
     params: spec.params ? strings.compile(spec.params) : undefined,
     query: spec.query ? strings.compile(spec.query) : undefined,
@@ -32,6 +43,36 @@ export function compileValidation(spec: ValidationSpec): CompiledValidation {
     maxBodyBytes: spec.maxBodyBytes,
     maxJsonDepth: spec.maxJsonDepth ?? 32,
   };
+}
+
+/**
+ * Where in a schema a `pattern` (or a `patternProperties` name) nests repetitions (star height above 1, as
+ * safe-regex2 judges it), or undefined. ajv runs patterns with JavaScript's backtracking engine on the
+ * request's own strings on the gateway's event loop: `^(a+)+$` against `aaaa...!` would stall every
+ * request, so such a route file is refused when it is loaded.
+ */
+function backtrackingPattern(schema: unknown, at: string): string | undefined {
+  if (schema === null || typeof schema !== 'object') return undefined;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern' && typeof value === 'string' && backtracks(value)) return `${at}/pattern`;
+    if (key === 'patternProperties' && value !== null && typeof value === 'object') {
+      const bad = Object.keys(value).findIndex(backtracks);
+      if (bad >= 0) return `${at}/patternProperties (name ${bad + 1})`;
+    }
+    const inner = backtrackingPattern(value, `${at}/${key}`);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/** Nested repetition in a valid pattern (an invalid one is left for ajv to refuse with its own message). */
+function backtracks(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'u');
+  } catch {
+    return false;
+  }
+  return !safeRegex(pattern);
 }
 
 /** Header names are case-insensitive (RFC 9110 §5.1); requests carry them lower-cased. */
