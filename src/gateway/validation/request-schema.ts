@@ -28,7 +28,7 @@ export function compileValidation(spec: ValidationSpec): CompiledValidation {
     const at = backtrackingPattern(spec[part], part);
     if (at) {
       throw new Error(
-          `${at} is a regular expression that can take exponential time on a crafted input (a quantified group ` +
+        `${at} is a regular expression that can take exponential time on a crafted input (a quantified group ` +
           'inside another, as in (a+)+): write it with one level of repetition, or set ' +
           'validate.allowNestedQuantifiers if it is unambiguous',
       );
