@@ -100,6 +100,19 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, before);
     });
 
+    it('answers 400, not 500, for an actor id with a NUL character, and stores none of the batch', async () => {
+      // actor.id is also stored as a search term, in a text column: PostgreSQL cannot hold a NUL there, and
+      // a 500 made the audit client retry and spool the whole batch (every event in it) for ever.
+      const before = (await call(f, 'GET', '/audit/v1/retention')).json().size;
+      const res = await call(f, 'POST', '/audit/v1/records', {
+        records: [event(), event({ actor: { type: 'user', id: 'mallory\u0000admin' } })],
+      });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json().code, 'audit_schema');
+      assert.equal(res.json().field, 'records[1].actor.id');
+      assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, before);
+    });
+
     it('answers 400, not 500, for a value nested too deep under a pseudonymised or masked key', async () => {
       for (const key of ['email', 'cardNumber']) {
         // Raw text: the value is too deep for JSON.stringify (and was for the service's pseudonym and mask).

@@ -50,6 +50,9 @@ const ID = /^[A-Za-z0-9._:-]{8,128}$/;
 const ACTION = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+){0,7}$/;
 const CATEGORY = /^[a-z][a-z0-9_-]{0,63}$/;
 const TOKEN = /^[A-Za-z0-9._:/@-]{1,128}$/;
+// actor.id is also a search term in a text column, and PostgreSQL text cannot hold a NUL: a 500 there made
+// clients retry and spool the whole batch for ever. Refused on both engines, so they agree.
+const NO_NUL = /^[^\0]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const SPIFFE_ID = /^spiffe:\/\/[a-z0-9.-]+(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$/;
 const MAX_DETAILS_CHARS = 16384;
@@ -109,7 +112,7 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
     fail(`${field}.actor.type`, 'must be user, service, client or system');
   const actor: AuditRecord['actor'] = {
     type: a['type'] as AuditRecord['actor']['type'],
-    id: text(a['id'], `${field}.actor.id`, 256),
+    id: text(a['id'], `${field}.actor.id`, 256, NO_NUL),
   };
   // A service is named by its SPIFFE ID (SPIFFE ID spec §2), so audit trails join up with mTLS identities.
   if (actor.type === 'service' && !SPIFFE_ID.test(actor.id))
