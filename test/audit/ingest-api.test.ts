@@ -254,6 +254,42 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.throws(() => verifyProofBundle(forged, key), { code: 'inclusion_failed' });
     });
 
+    it('answers 400 or 404, never 500, for numbers and text the database cannot hold', async () => {
+      // Beyond PostgreSQL's bigint (or not an integer once parsed), and NUL characters, which its text
+      // cannot hold: each reached SQL as a parameter and came back as a 500.
+      const big = '10000000000000000000';
+      const paths = [
+        `/audit/v1/records?after=${big}`,
+        '/audit/v1/records?after=1e300',
+        `/audit/v1/export?format=ecs&after=${big}`,
+        `/audit/v1/checkpoints?after=${big}`,
+        `/audit/v1/entries?start=${big}`,
+        `/audit/v1/leaf-hashes?start=${big}`,
+        `/audit/v1/proof/inclusion?index=${big}`,
+        '/audit/v1/tile/0/x001/x000/x000/x000/x000/x000/x000/000',
+        '/audit/v1/records?actor=a%00b',
+        '/audit/v1/records?category=%00',
+        '/audit/v1/export?format=cef&component=%00',
+        '/audit/v1/records/evt%00evt-1',
+        '/audit/v1/records/evt%00evt-1/proof',
+      ];
+      for (const path of paths) {
+        const res = await call(f, 'GET', path);
+        assert.ok([400, 404].includes(res.status), `${path}: ${res.status} ${res.text}`);
+        assert.match(res.json().code, /^(invalid_request|audit_)/, path);
+      }
+      for (const [method, path, body] of [
+        ['POST', '/audit/v1/holds', { reason: 'x', fromIndex: Number(big) }],
+        ['POST', '/audit/v1/holds', { reason: 'x', toIndex: 1e300 }],
+        ['POST', '/audit/v1/holds', { reason: 'case\u00001' }],
+        ['DELETE', '/audit/v1/holds/%00', undefined],
+      ] as const) {
+        const res = await call(f, method, path, body);
+        assert.ok([400, 404].includes(res.status), `${method} ${path}: ${res.status} ${res.text}`);
+      }
+      assert.deepEqual((await call(f, 'GET', '/audit/v1/retention')).json().holds, []);
+    });
+
     it('serves full tiles at their C2SP tlog-tiles paths, immutable', async () => {
       const res = await call(f, 'GET', '/audit/v1/tile/0/000');
       assert.equal(res.status, 200);

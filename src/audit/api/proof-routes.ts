@@ -17,7 +17,16 @@ import { openCheckpoint } from '../verifier/checkpoint.ts';
 import { formatProofBundle } from '../verifier/proof-bundle.ts';
 import type { AuditContext } from './audit-context.ts';
 
-const uint = { type: 'integer', minimum: 0 } as const;
+/**
+ * Indexes and sizes: exact in a double, and inside PostgreSQL's bigint (a larger number reached SQL as a
+ * parameter PostgreSQL refused, a 500).
+ */
+export const uint = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+/** Record ids as the record schema allows them (a NUL reached PostgreSQL text, a 500). */
+export const recordIdParams = {
+  type: 'object',
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' } },
+} as const;
 
 /** tlog-tiles index encoding: groups of three digits, all but the last prefixed with `x`. */
 export function parseTileIndex(path: string): { index: number; width?: number } | undefined {
@@ -25,6 +34,7 @@ export function parseTileIndex(path: string): { index: number; width?: number } 
   if (!m) return undefined;
   const digits = `${m[1]!.replace(/[x/]/g, '')}${m[2]}`;
   const index = Number(digits);
+  if (index > Number.MAX_SAFE_INTEGER) return undefined;
   const width = m[3] === undefined ? undefined : Number(m[3]);
   if (width !== undefined && (width < 1 || width >= TILE_WIDTH)) return undefined;
   return { index, ...(width === undefined ? {} : { width }) };
@@ -113,25 +123,29 @@ export function proofRoutes(ctx: AuditContext): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/audit/v1/records/:id/proof', async (req, reply) => {
-      const record = await recordById(store, req.params.id);
-      if (!record) throw auditError('audit_not_found', 'no record with that id');
-      let cp = await checkpointCovering(store, record.idx);
-      if (!cp) {
-        await ctx.checkpointer.tick();
-        cp = await checkpointCovering(store, record.idx);
-      }
-      if (!cp) throw auditError('audit_no_checkpoint', 'no signed checkpoint covers this record yet');
-      const { size } = openCheckpoint(cp.note, ctx.signer, ctx.settings.origin);
-      const proof = await log.tree.inclusion(record.idx, size);
-      const text = formatProofBundle({
-        extra: Buffer.from(record.body, 'utf8'),
-        index: record.idx,
-        proof,
-        checkpoint: cp.note,
-      });
-      return reply.type('text/plain; charset=utf-8').send(text);
-    });
+    app.get<{ Params: { id: string } }>(
+      '/audit/v1/records/:id/proof',
+      { schema: { params: recordIdParams } },
+      async (req, reply) => {
+        const record = await recordById(store, req.params.id);
+        if (!record) throw auditError('audit_not_found', 'no record with that id');
+        let cp = await checkpointCovering(store, record.idx);
+        if (!cp) {
+          await ctx.checkpointer.tick();
+          cp = await checkpointCovering(store, record.idx);
+        }
+        if (!cp) throw auditError('audit_no_checkpoint', 'no signed checkpoint covers this record yet');
+        const { size } = openCheckpoint(cp.note, ctx.signer, ctx.settings.origin);
+        const proof = await log.tree.inclusion(record.idx, size);
+        const text = formatProofBundle({
+          extra: Buffer.from(record.body, 'utf8'),
+          index: record.idx,
+          proof,
+          checkpoint: cp.note,
+        });
+        return reply.type('text/plain; charset=utf-8').send(text);
+      },
+    );
 
     app.get(
       '/audit/v1/entries',

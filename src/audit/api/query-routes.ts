@@ -6,16 +6,20 @@ import { auditError } from '../errors.ts';
 import { type LoggedRecord, toCef, toEcs, toSyslog } from '../export/event-formats.ts';
 import { minIndex, recordById, SEGMENT_MAX, searchTerm } from '../log/record-store.ts';
 import type { AuditContext } from './audit-context.ts';
+import { recordIdParams, uint } from './proof-routes.ts';
+
+// PostgreSQL text cannot hold a NUL (no stored value has one): it reached SQL as a parameter, a 500.
+const term = (maxLength: number) => ({ type: 'string', maxLength, pattern: '^[^\\u0000]*$' }) as const;
 
 const filterProperties = {
   from: { type: 'string', format: 'date-time' },
   to: { type: 'string', format: 'date-time' },
-  actor: { type: 'string', maxLength: 256 },
-  action: { type: 'string', maxLength: 128 },
+  actor: term(256),
+  action: term(128),
   outcome: { type: 'string', enum: ['success', 'failure', 'unknown'] },
-  component: { type: 'string', maxLength: 64 },
-  category: { type: 'string', maxLength: 64 },
-  after: { type: 'integer', minimum: -1, default: -1 },
+  component: term(64),
+  category: term(64),
+  after: { ...uint, minimum: -1, default: -1 },
   limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
 } as const;
 
@@ -118,12 +122,16 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/audit/v1/records/:id', async (req) => {
-      const row = await recordById(ctx.store, req.params.id);
-      if (!row) throw auditError('audit_not_found', 'no record with that id');
-      const record = JSON.parse(row.body) as LoggedRecord;
-      return ctx.shredder ? ((await ctx.shredder.reveal([record]))[0] ?? record) : record;
-    });
+    app.get<{ Params: { id: string } }>(
+      '/audit/v1/records/:id',
+      { schema: { params: recordIdParams } },
+      async (req) => {
+        const row = await recordById(ctx.store, req.params.id);
+        if (!row) throw auditError('audit_not_found', 'no record with that id');
+        const record = JSON.parse(row.body) as LoggedRecord;
+        return ctx.shredder ? ((await ctx.shredder.reveal([record]))[0] ?? record) : record;
+      },
+    );
 
     app.get(
       '/audit/v1/export',

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { minIndex } from '../log/record-store.ts';
 import type { Retention } from '../retention/retention.ts';
 import type { AuditContext } from './audit-context.ts';
+import { uint } from './proof-routes.ts';
 
 export function retentionRoutes(ctx: AuditContext, retention: Retention): FastifyPluginAsync {
   return async (app) => {
@@ -23,9 +24,10 @@ export function retentionRoutes(ctx: AuditContext, retention: Retention): Fastif
             additionalProperties: false,
             properties: {
               category: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
-              fromIndex: { type: 'integer', minimum: 0 },
-              toIndex: { type: 'integer', minimum: 0 },
-              reason: { type: 'string', minLength: 1, maxLength: 1024 },
+              fromIndex: uint,
+              toIndex: uint,
+              // PostgreSQL text cannot hold a NUL: it reached the INSERT and came back as a 500.
+              reason: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[^\\u0000]*$' },
             },
           },
         },
@@ -36,10 +38,15 @@ export function retentionRoutes(ctx: AuditContext, retention: Retention): Fastif
       },
     );
 
-    app.delete<{ Params: { id: string } }>('/audit/v1/holds/:id', async (req, reply) => {
-      await retention.releaseHold(req.params.id, 'api');
-      return reply.code(204).send();
-    });
+    app.delete<{ Params: { id: string } }>(
+      '/audit/v1/holds/:id',
+      // Hold ids are UUIDs; anything else (a NUL reached PostgreSQL text, a 500) names no hold.
+      { schema: { params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } } },
+      async (req, reply) => {
+        await retention.releaseHold(req.params.id, 'api');
+        return reply.code(204).send();
+      },
+    );
 
     app.post('/audit/v1/retention/prune', async () => retention.prune('api'));
   };
