@@ -175,6 +175,32 @@ describe('search and export (SQLite)', () => {
     );
   });
 
+  it('answers a time range Date cannot hold, or that leaves years 0000-9999, with 400 instead of 500 or wrong records', async () => {
+    // JSON Schema's date-time takes a leap second, which Date cannot represent (it was a 500), and an offset
+    // can carry a time past 9999-12-31, whose ISO form (+010000-...) sorted before every stored time.
+    for (const query of [
+      'from=2016-12-31T23:59:60Z',
+      'to=2016-12-31T23:59:60Z',
+      `from=${encodeURIComponent('9999-12-31T23:59:59-23:59')}`,
+      'format=ecs&from=2016-12-31T23:59:60Z',
+    ]) {
+      const path = query.startsWith('format') ? `/audit/v1/export?${query}` : `/audit/v1/records?${query}`;
+      const res = await call(f, 'GET', path);
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.equal(res.json().code, 'invalid_request');
+      assert.match(res.json().detail, /between years 0000 and 9999/);
+    }
+    const lower = await call(f, 'GET', '/audit/v1/records?from=2026-02-01t00:00:00z');
+    assert.deepEqual(
+      lower
+        .json()
+        .records.map((r: { index: number }) => r.index)
+        .slice(0, 2),
+      [1, 2],
+      'a lower-case t and z still read as UTC',
+    );
+  });
+
   it('exports ECS lines whose embedded record re-hashes to a leaf the log proves', async () => {
     const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
     const cp = openCheckpoint((await call(f, 'GET', '/audit/v1/checkpoint')).text, key);

@@ -1,7 +1,7 @@
 /** Search and export: by time range, actor, action, outcome, component and category, in index order. */
 import { hostname } from 'node:os';
 import type { FastifyPluginAsync } from 'fastify';
-import type { SqlValue } from '../../core/index.ts';
+import { coreError, type SqlValue } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { type LoggedRecord, toCef, toEcs, toSyslog } from '../export/event-formats.ts';
 import { minIndex, recordById, SEGMENT_MAX, searchTerm } from '../log/record-store.ts';
@@ -41,8 +41,8 @@ const SEGMENTS_PER_ROUND = 16;
 export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise<LoggedRecord[]> {
   // Segments are narrowed in SQL (time bounds per segment, one exact-match term per filtered field); the
   // records inside are then filtered exactly, in index order.
-  const from = f.from ? new Date(f.from).toISOString() : undefined;
-  const to = f.to ? new Date(f.to).toISOString() : undefined;
+  const from = queryTime(f.from, 'from');
+  const to = queryTime(f.to, 'to');
   const where: string[] = ['first_idx > ?'];
   const params: SqlValue[] = [];
   if (from) {
@@ -81,6 +81,22 @@ export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise
     if (rows.length < SEGMENTS_PER_ROUND) break;
   }
   return out;
+}
+
+/** `from` / `to` in the form stored times have (UTC, `toISOString`), so that they compare as strings. */
+function queryTime(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  // JSON Schema's date-time takes a leap second (23:59:60), which Date cannot represent (toISOString threw,
+  // a 500); and an offset can carry a time past 9999-12-31, whose ISO form (+010000-...) sorts before
+  // every stored time.
+  const ms = Date.parse(value);
+  const iso = Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+  if (iso === undefined || !/^\d{4}-/.test(iso))
+    throw coreError(
+      'invalid_request',
+      `${name} must be a date-time between years 0000 and 9999 in UTC, not a leap second`,
+    );
+  return iso;
 }
 
 function matches(
