@@ -158,14 +158,17 @@ function authorizeCaller(req: FastifyRequest, settings: AuditSettings): void {
   const caller = callerOf(req)?.spiffeId.uri;
   // Without mTLS (audit run alone on the local CA) there is no caller identity to decide on.
   if (!caller) return;
-  const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+  // HEAD runs the GET handler and answers its status and headers (content length, `x-next-after`,
+  // `x-log-size`): it is a read. Decided as a write, it let an admin who is no reader probe searches.
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const route = `${method} ${req.routeOptions.url ?? ''}`;
   if (OPEN_TO_WORKLOADS.has(route) || route.startsWith('GET /healthz') || route.startsWith('GET /readyz'))
     return;
-  const list = req.method === 'GET' ? settings.readers : settings.admins;
+  const list = method === 'GET' ? settings.readers : settings.admins;
   if (!listedCaller(list, caller)) {
     throw auditError(
       'audit_forbidden',
-      `${caller} may not ${req.method === 'GET' ? 'read' : 'manage'} the audit log`,
+      `${caller} may not ${method === 'GET' ? 'read' : 'manage'} the audit log`,
     );
   }
 }

@@ -29,13 +29,16 @@ describe('audit on the mesh', () => {
         BULWARK_LOG__LEVEL: 'silent',
         BULWARK_MESH__AUTHORITY_URL: authority.url,
         BULWARK_COMPONENTS__AUDIT__CHECKPOINT_INTERVAL_MS: '50',
+        // `legal` manages holds but may not read the log back.
+        BULWARK_COMPONENTS__AUDIT__ADMINS:
+          '[spiffe://bulwark.local/service/operator, spiffe://bulwark.local/service/legal]',
       },
     });
     audit = await runComponent(auditComponent, config, {
       port: 0,
       joinToken: await authority.joinToken('audit'),
     });
-    callers = await meshCallers(authority, ['orders', 'operator'], 'audit');
+    callers = await meshCallers(authority, ['orders', 'operator', 'legal'], 'audit');
   });
   after(async () => {
     await callers?.close();
@@ -43,7 +46,13 @@ describe('audit on the mesh', () => {
     await authority?.stop();
   });
 
-  const call = async (who: string, method: 'GET' | 'POST', path: string, body?: unknown, raw?: string) => {
+  const call = async (
+    who: string,
+    method: 'GET' | 'HEAD' | 'POST',
+    path: string,
+    body?: unknown,
+    raw?: string,
+  ) => {
     const sent = raw ?? (body ? JSON.stringify(body) : undefined);
     const res = await request(`${audit.url}${path}`, {
       method,
@@ -51,7 +60,8 @@ describe('audit on the mesh', () => {
       ...(sent ? { body: sent, headers: { 'content-type': 'application/json' } } : {}),
     });
     const text = await res.body.text();
-    const json = (res.headers['content-type'] ?? '').toString().includes('json') ? JSON.parse(text) : {};
+    const json =
+      text && (res.headers['content-type'] ?? '').toString().includes('json') ? JSON.parse(text) : {};
     return { status: res.statusCode, json: json as { code?: string } };
   };
 
@@ -112,6 +122,22 @@ describe('audit on the mesh', () => {
     // Nor take over another submitter's record by replaying its id.
     const replay = await call('operator', 'POST', '/audit/v1/records', { records: [forged] });
     assert.equal(replay.status, 409);
+  });
+
+  it('decides HEAD as the GET it answers: readers read, admins who are not readers learn nothing', async () => {
+    // HEAD runs the GET handler (status, content length, `x-next-after`, `x-log-size`): decided as a write,
+    // it let an admin who may not read probe searches by their length, and kept workloads off the checkpoint.
+    for (const path of [
+      '/audit/v1/records?action=orders.ship&limit=1',
+      '/audit/v1/export?format=ecs&limit=1',
+      '/audit/v1/entries?start=0',
+    ]) {
+      const refused = await call('legal', 'HEAD', path);
+      assert.equal(refused.status, 403, path);
+      assert.equal((await call('operator', 'HEAD', path)).status, 200, path);
+    }
+    assert.equal((await call('orders', 'HEAD', '/audit/v1/checkpoint')).status, 200);
+    assert.equal((await call('orders', 'HEAD', '/audit/v1/records?limit=1')).status, 403);
   });
 
   it('keeps retention management to its admins', async () => {
