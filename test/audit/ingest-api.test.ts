@@ -295,6 +295,27 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal(res.status, 200);
       assert.match(String(res.headers['cache-control']), /immutable/);
       assert.equal((await call(f, 'GET', '/audit/v1/tile/0/x999/000')).status, 404);
+      // One URL per tile (C2SP tlog-tiles): no other spelling of level, index or width is served, so an
+      // immutable tile is not cached under any number of names.
+      for (const path of [
+        '/audit/v1/tile/00/000',
+        '/audit/v1/tile/0x0/000',
+        '/audit/v1/tile/%200/000',
+        '/audit/v1/tile/+0/000',
+        '/audit/v1/tile/0/x000/000',
+      ]) {
+        const res = await call(f, 'GET', path);
+        assert.equal(res.status, 404, path);
+        assert.equal(res.json().code, 'audit_not_found', path);
+      }
+      // The partial right edge: its width without leading zeroes only.
+      await call(f, 'POST', '/audit/v1/records', { records: [event()] });
+      const size = (await call(f, 'GET', '/audit/v1/retention')).json().size as number;
+      const edge = String(Math.floor(size / 256)).padStart(3, '0');
+      assert.ok(size % 256 > 0 && edge.length === 3, `size ${size}`);
+      assert.equal((await call(f, 'GET', `/audit/v1/tile/0/${edge}.p/1`)).status, 200);
+      assert.equal((await call(f, 'GET', `/audit/v1/tile/0/${edge}.p/01`)).status, 404);
+      assert.equal((await call(f, 'GET', `/audit/v1/tile/0/x000/${edge}.p/1`)).status, 404);
     });
   });
 }

@@ -28,9 +28,13 @@ export const recordIdParams = {
   properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' } },
 } as const;
 
-/** tlog-tiles index encoding: groups of three digits, all but the last prefixed with `x`. */
+/**
+ * tlog-tiles index encoding: groups of three digits, all but the last prefixed with `x`, no leading `x000`
+ * group; a partial tile's width without leading zeroes. Only that spelling is served: any other
+ * (`x000/001`, `.p/044`) named the same immutable tile under another URL.
+ */
 export function parseTileIndex(path: string): { index: number; width?: number } | undefined {
-  const m = /^((?:x\d{3}\/)*)(\d{3})(?:\.p\/(\d{1,3}))?$/.exec(path);
+  const m = /^((?:x(?!000)\d{3}\/(?:x\d{3}\/)*)?)(\d{3})(?:\.p\/([1-9]\d{0,2}))?$/.exec(path);
   if (!m) return undefined;
   const digits = `${m[1]!.replace(/[x/]/g, '')}${m[2]}`;
   const index = Number(digits);
@@ -203,10 +207,10 @@ export function proofRoutes(ctx: AuditContext): FastifyPluginAsync {
     );
 
     app.get<{ Params: { level: string; '*': string } }>('/audit/v1/tile/:level/*', async (req, reply) => {
-      const level = Number(req.params.level);
+      // The level in plain decimal: Number() also read `00`, `0x0`, `+0` and ` 0` as level 0.
+      const level = /^[0-7]$/.test(req.params.level) ? Number(req.params.level) : -1;
       const at = parseTileIndex(req.params['*']);
-      if (!Number.isInteger(level) || level < 0 || level > 7 || !at)
-        throw auditError('audit_not_found', 'no such tile');
+      if (level < 0 || !at) throw auditError('audit_not_found', 'no such tile');
       let blob: Uint8Array | undefined;
       if (at.width === undefined) blob = (await readTile(store, level, at.index))?.subarray(0, TILE_BYTES);
       else {
