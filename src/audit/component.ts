@@ -110,6 +110,11 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
       routes: async (app) => {
         // On the mesh every workload may append; reading the log and managing retention are narrower.
         app.addHook('onRequest', async (req) => authorizeCaller(req, settings));
+        // Records carry who did what: no cache (a proxy, a browser) may keep a copy, unless a route says
+        // otherwise (tiles are immutable and public, the checkpoint is revalidated).
+        app.addHook('onSend', async (_req, reply) => {
+          if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+        });
         await app.register(ingestRoutes(ctx));
         await app.register(proofRoutes(ctx));
         await app.register(queryRoutes(ctx));

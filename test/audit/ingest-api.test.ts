@@ -290,6 +290,23 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.deepEqual((await call(f, 'GET', '/audit/v1/retention')).json().holds, []);
     });
 
+    it('marks every answer that holds record content no-store, so no cache keeps a copy', async () => {
+      const e = event();
+      await call(f, 'POST', '/audit/v1/records', { records: [e] });
+      for (const path of [
+        `/audit/v1/records/${e['id']}`,
+        '/audit/v1/records?limit=5',
+        '/audit/v1/export?format=ecs&limit=5',
+        '/audit/v1/entries?start=0&limit=5',
+        `/audit/v1/records/${e['id']}/proof`,
+        '/audit/v1/records/no-such-record-id',
+      ]) {
+        const res = await call(f, 'GET', path);
+        assert.equal(res.status, path.endsWith('no-such-record-id') ? 404 : 200, path);
+        assert.equal(res.headers['cache-control'], 'no-store', path);
+      }
+    });
+
     it('serves full tiles at their C2SP tlog-tiles paths, immutable', async () => {
       const res = await call(f, 'GET', '/audit/v1/tile/0/000');
       assert.equal(res.status, 200);
