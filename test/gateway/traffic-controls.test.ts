@@ -118,6 +118,37 @@ describe('rate limits', () => {
     );
   });
 
+  test('a limit keyed by a credential header never keeps the credential, however short', async () => {
+    // The key goes into Redis or over IPC to the component: an API key there is a credential at rest.
+    const keys: string[] = [];
+    const local = new LocalCounters(systemClock);
+    const counters: LimitCounters = {
+      consume: (rule, key) => {
+        keys.push(key);
+        return local.consume(rule, key);
+      },
+      acquire: (route, max) => local.acquire(route, max),
+      release: (route) => local.release(route),
+    };
+    const gw = await startGateway(
+      limitedRoute([
+        { by: 'header:x-api-key', points: 2, durationSeconds: 60 },
+        { by: 'header:authorization', points: 2, durationSeconds: 60 },
+      ]),
+      { counters },
+    );
+    closers.push(gw.close);
+    const secret = 'sk_live_4f9a2c';
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++)
+      codes.push(
+        (await get(`${gw.url}/x`, { 'x-api-key': secret, authorization: `Basic ${secret}` })).statusCode,
+      );
+    // Counted per value before authentication (which refuses this made-up key): the third is limited.
+    assert.deepEqual(codes, [401, 401, 429], 'still counted per value');
+    assert.ok(keys.length > 0 && keys.every((k) => !k.includes(secret)), keys.join(' '));
+  });
+
   test('IPv6 clients are counted by their /64: rotating addresses in it buys no fresh budget', async () => {
     const rule = (ipv6Prefix?: number) =>
       limitedRoute([{ by: 'ip', points: 2, durationSeconds: 60, ...(ipv6Prefix ? { ipv6Prefix } : {}) }]);

@@ -107,8 +107,10 @@ function keyFor(ctx: RequestContext, spec: Limiter['spec']): string {
       return p ? `client:${p.clientId ?? p.subject}` : ipKey(ctx.clientIp, spec.ipv6Prefix);
     case 'api-key':
       return p?.kind === 'api-key' ? `key:${p.consumer}` : ipKey(ctx.clientIp, spec.ipv6Prefix);
-    default:
-      return headerKey(ctx.request.headers[spec.by.slice(7)] ?? '');
+    default: {
+      const name = spec.by.slice(7);
+      return headerKey(ctx.request.headers[name] ?? '', CREDENTIAL_HEADERS.has(name));
+    }
   }
 }
 
@@ -139,6 +141,19 @@ const MAX_PLAIN_KEY = 64;
  * A header-keyed rule's key. The value is the client's to choose, up to the header size limit: a long one
  * is kept (in memory, in Redis, or sent to the component) as its SHA-256, not as sent.
  */
-function headerKey(value: string): string {
-  return value.length <= MAX_PLAIN_KEY ? `h:${value}` : `h#${hash('sha256', value, 'base64url')}`;
+function headerKey(value: string, credential: boolean): string {
+  return value.length <= MAX_PLAIN_KEY && !credential
+    ? `h:${value}`
+    : `h#${hash('sha256', value, 'base64url')}`;
 }
+
+/**
+ * Headers whose value is a credential: a limit keyed by one keeps only its hash, whatever its length, so no
+ * API key or token sits in Redis or crosses to the component process in clear.
+ */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+]);
