@@ -111,4 +111,28 @@ describe('route file checks', () => {
     assert.match(printed, /nonexistent/);
     assert.doesNotMatch(printed.replaceAll('\n', ''), control);
   });
+  test('CORS values and health-check paths that cannot go into a header or a request line are refused', () => {
+    const routeWith = (route: Record<string, unknown>, service: Record<string, unknown> = {}) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'], ...service }],
+        routes: [{ name: 'r', service: 'svc', paths: ['/x'], ...route }],
+      });
+    const cors = (c: Record<string, unknown>) =>
+      routeWith({ cors: { origins: ['https://app.example'], ...c } });
+    assert.deepEqual(issuesOf(cors({ methods: ['GET', 'POST'], headers: ['X-Tenant'] })), []);
+    assert.deepEqual(
+      issuesOf(routeWith({ cors: { origins: ['https://[::1]:8443', 'http://a.example:80'] } })),
+      [],
+    );
+    for (const bad of [
+      cors({ methods: ['GET\r\nX-Evil: 1'] }),
+      cors({ headers: ['x tenant'] }),
+      routeWith({ cors: { origins: ['https://app.example\r\nSet-Cookie: a=b'] } }),
+      routeWith({}, { healthCheck: { path: '/health check' } }),
+      routeWith({}, { healthCheck: { path: '/health\r\nX: y' } }),
+    ]) {
+      assert.ok(issuesOf(bad).length > 0, bad);
+    }
+  });
 });

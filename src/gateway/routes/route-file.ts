@@ -128,6 +128,8 @@ const positive = { type: 'integer', minimum: 1 };
 const millis = { type: 'integer', minimum: 1, maximum: 2_147_483_647 };
 const cidr = { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' };
 const strings = { type: 'array', items: { type: 'string' } };
+/** RFC 9110 §5.6.2 tokens (method and field names): they are written into CORS response headers. */
+const tokens = { type: 'array', items: { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" } };
 
 /** The route file's JSON Schema (also published in docs/gateway.md). */
 export const ROUTE_FILE_SCHEMA = {
@@ -180,7 +182,8 @@ export const ROUTE_FILE_SCHEMA = {
             additionalProperties: false,
             required: ['path'],
             properties: {
-              path: { type: 'string', pattern: '^/' },
+              // Origin-form characters only (RFC 3986): anything else made every probe fail, and every target unhealthy.
+              path: { type: 'string', pattern: "^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$" },
               intervalMs: millis,
               unhealthyAfter: positive,
             },
@@ -262,9 +265,16 @@ export const ROUTE_FILE_SCHEMA = {
             additionalProperties: false,
             required: ['origins'],
             properties: {
-              origins: { type: 'array', items: { type: 'string', pattern: '^(https?://[^/]+|\\*)$' } },
-              methods: strings,
-              headers: strings,
+              // RFC 6454 serialised origins (scheme, host, optional port) or `*`: they are echoed in a header.
+              origins: {
+                type: 'array',
+                items: {
+                  type: 'string',
+                  pattern: '^(https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?|\\*)$',
+                },
+              },
+              methods: tokens,
+              headers: tokens,
               credentials: { type: 'boolean' },
               maxAgeSeconds: positive,
             },
