@@ -39,6 +39,7 @@ describe('service bootstrap', () => {
       app.get('/boom', async () => {
         throw new Error('connection string postgres://admin:hunter2@db/x failed at /srv/secret.ts');
       });
+      app.get('/items/:id', async (req) => ({ id: (req.params as { id: string }).id }));
       app.get('/teapot', async () => {
         throw coreError('rate_limited', 'slow down', { headers: { 'retry-after': '7' } });
       });
@@ -138,6 +139,20 @@ describe('service bootstrap', () => {
     assert.equal(problem['code'], 'not_found');
     assert.equal(problem['type'], 'https://bulwark.dev/docs/errors#not_found');
     assert.equal(problem['instance'], '/nowhere');
+  });
+
+  it("answers the router's own refusals as problems, without the path, and takes ids up to 256 characters", async () => {
+    for (const path of ['/items/%FF<script>', `/items/${'x'.repeat(257)}<b>`]) {
+      const res = await call(path);
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+      assert.equal(res.json()['code'], 'invalid_request');
+      assert.ok(!res.text.includes('script') && !res.text.includes('<b>'), res.text);
+    }
+    const long = 'r'.repeat(128);
+    const ok = await call(`/items/${long}`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json()['id'], long);
   });
 
   it('rejects malformed JSON with 400 invalid_request', async () => {

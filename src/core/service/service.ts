@@ -12,6 +12,8 @@ import Fastify, {
   type FastifyHttpsOptions,
   type FastifyInstance,
   type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -49,6 +51,8 @@ export interface ServiceOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Longest path parameter a route gets (an audit record id is up to 128 characters). */
+const MAX_PARAM_LENGTH = 256;
 
 export class Service {
   readonly name: string;
@@ -147,7 +151,23 @@ export class Service {
         const given = req.headers['x-request-id'];
         return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
       },
-      routerOptions: { ignoreTrailingSlash: false, caseSensitive: true },
+      // Path parameters up to MAX_PARAM_LENGTH (fastify's 100 refused audit record ids of 101-128 characters).
+      routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: MAX_PARAM_LENGTH },
+      // The router's own refusals (a path that does not percent-decode, a parameter over the limit) in the
+      // problem format with a documented code like every other error, and without the path echoed back.
+      frameworkErrors: (err: { code?: string }, req: FastifyRequest, reply: FastifyReply) => {
+        const error = coreError(
+          'invalid_request',
+          err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+            : 'the request path is not valid percent-encoding',
+        );
+        void reply
+          .code(error.status)
+          .type('application/problem+json')
+          .header('cache-control', 'no-store')
+          .send(toProblem(error, undefined, req.id));
+      },
     } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance;
     // Node only enforces requestTimeout when headersTimeout is not larger than it.
     app.server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
