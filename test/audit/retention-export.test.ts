@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { MAX_SEGMENTS_PER_PAGE } from '../../src/audit/api/query-routes.ts';
 import { toCef } from '../../src/audit/export/event-formats.ts';
 import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
 import { canonicalJson, leafHash, parseVerifierKey, verifyInclusion } from '../../src/audit/index.ts';
@@ -173,6 +174,38 @@ describe('search and export (SQLite)', () => {
         .length,
       0,
     );
+  });
+
+  it('ends a page that reads too many segments early, short, with a cursor, and finds the match on later pages', async () => {
+    // Each segment holds scan-alice reading and scan-bob writing: both terms match every segment in SQL,
+    // yet no record is scan-alice writing, so one request used to parse the whole log looking for one.
+    const g = await startAudit('sqlite');
+    const noise = (i: number) => [
+      event({ actor: { type: 'user', id: 'scan-alice' }, action: 'x.read', requestId: `n${i}a` }),
+      event({ actor: { type: 'user', id: 'scan-bob' }, action: 'x.write', requestId: `n${i}b` }),
+    ];
+    for (let i = 0; i < MAX_SEGMENTS_PER_PAGE + 20; i++) {
+      const res = await call(g, 'POST', '/audit/v1/records', { records: noise(i) });
+      assert.equal(res.status, 200);
+    }
+    await post(g, [
+      event({ actor: { type: 'user', id: 'scan-alice' }, action: 'x.write', requestId: 'hit' }),
+    ]);
+    const found: string[] = [];
+    let pages = 0;
+    let after: number | null = -1;
+    while (after !== null) {
+      const page = (
+        await call(g, 'GET', `/audit/v1/records?actor=scan-alice&action=x.write&limit=10&after=${after}`)
+      ).json();
+      found.push(...page.records.map((r: { requestId: string }) => r.requestId));
+      after = page.next;
+      pages++;
+      assert.ok(pages < 10, `the pages end (next ${after})`);
+    }
+    assert.deepEqual(found, ['hit']);
+    assert.ok(pages >= 2, `${pages} page(s): the first one must stop at the scan budget`);
+    await g.stop();
   });
 
   it('answers a time range Date cannot hold, or that leaves years 0000-9999, with 400 instead of 500 or wrong records', async () => {

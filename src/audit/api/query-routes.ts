@@ -37,8 +37,16 @@ export interface SearchFilter {
 
 /** Segments read per query round while filling a page. */
 const SEGMENTS_PER_ROUND = 16;
+/** Most segments one page reads (up to ~256,000 records) before it ends, short, with a cursor. */
+export const MAX_SEGMENTS_PER_PAGE = 256;
 
-export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise<LoggedRecord[]> {
+/** One page of a search: the records found, and the cursor to go on from (null once nothing is left). */
+export interface SearchPage {
+  records: LoggedRecord[];
+  next: number | null;
+}
+
+export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise<SearchPage> {
   // Segments are narrowed in SQL (time bounds per segment, one exact-match term per filtered field); the
   // records inside are then filtered exactly, in index order.
   const from = queryTime(f.from, 'from');
@@ -60,27 +68,35 @@ export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise
     where.push('EXISTS (SELECT 1 FROM audit_term t WHERE t.term = ? AND t.seg = s.first_idx)');
     params.push(searchTerm(key, v));
   }
-  const sql = `SELECT first_idx, bodies FROM audit_segment s WHERE ${where.join(' AND ')} ORDER BY first_idx LIMIT ${SEGMENTS_PER_ROUND}`;
+  const sql = `SELECT first_idx, n, bodies FROM audit_segment s WHERE ${where.join(' AND ')} ORDER BY first_idx LIMIT ${SEGMENTS_PER_ROUND}`;
   const floor = await minIndex(ctx.store);
   const after = Math.max(f.after, floor - 1);
   const out: LoggedRecord[] = [];
   // The segment holding `after + 1` starts at most SEGMENT_MAX - 1 records before it.
   let cursor = after - SEGMENT_MAX;
-  while (out.length < f.limit) {
-    const rows = await ctx.store.query<{ first_idx: number; bodies: string }>(sql, [cursor, ...params]);
+  let scanned = 0;
+  for (;;) {
+    const rows = await ctx.store.query<{ first_idx: number; n: number; bodies: string }>(sql, [
+      cursor,
+      ...params,
+    ]);
     for (const row of rows) {
       const first = Number(row.first_idx);
+      cursor = first;
+      // Segments wholly before the cursor (the query starts up to a segment's length early) are not read.
+      if (first + Number(row.n) - 1 <= after) continue;
       const bodies = row.bodies.split('\n');
       for (let k = Math.max(0, after + 1 - first); k < bodies.length && out.length < f.limit; k++) {
         const r = JSON.parse(bodies[k]!) as LoggedRecord;
         if (matches(r, f, from, to)) out.push(r);
       }
-      cursor = first;
-      if (out.length >= f.limit) break;
+      if (out.length >= f.limit) return { records: out, next: out[out.length - 1]!.index };
+      // Filters that match segments but rarely records would otherwise read the whole log in one request:
+      // the page ends here, short, with a cursor past what was read.
+      if (++scanned >= MAX_SEGMENTS_PER_PAGE) return { records: out, next: first + bodies.length - 1 };
     }
-    if (rows.length < SEGMENTS_PER_ROUND) break;
+    if (rows.length < SEGMENTS_PER_ROUND) return { records: out, next: null };
   }
-  return out;
 }
 
 /** `from` / `to` in the form stored times have (UTC, `toISOString`), so that they compare as strings. */
@@ -126,15 +142,11 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const found = await searchRecords(ctx, req.query as SearchFilter);
-        const last = found[found.length - 1];
+        const page = await searchRecords(ctx, req.query as SearchFilter);
         // Sealed personal data reads in clear while its subject's key exists, `[erased]` after. Export,
         // entries and proofs stay sealed, so copies can still be re-hashed.
-        const records = ctx.shredder ? await ctx.shredder.reveal(found) : found;
-        return {
-          records,
-          next: records.length === (req.query as SearchFilter).limit && last ? last.index : null,
-        };
+        const records = ctx.shredder ? await ctx.shredder.reveal(page.records) : page.records;
+        return { records, next: page.next };
       },
     );
 
@@ -167,7 +179,7 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
       },
       async (req, reply) => {
         const q = req.query as SearchFilter & { format: 'ecs' | 'cef' | 'syslog' };
-        const records = await searchRecords(ctx, q);
+        const { records, next } = await searchRecords(ctx, q);
         const host = hostname();
         const line = (r: LoggedRecord) =>
           q.format === 'ecs'
@@ -175,8 +187,7 @@ export function queryRoutes(ctx: AuditContext): FastifyPluginAsync {
             : q.format === 'cef'
               ? toCef(r)
               : toSyslog(r, host);
-        const last = records[records.length - 1];
-        if (last && records.length === q.limit) reply.header('x-next-after', String(last.index));
+        if (next !== null) reply.header('x-next-after', String(next));
         return reply
           .type(q.format === 'ecs' ? 'application/x-ndjson' : 'text/plain; charset=utf-8')
           .send(records.map((r) => `${line(r)}\n`).join(''));

@@ -70,7 +70,7 @@ type DataKey =
  * const shredder = new PiiShredder({ keys: keysClient, encryptKeys: ['email', 'phone', 'name'] });
  * const records = await shredder.normaliseBatch(body.records, { policy, now, maxClockSkewMs });
  * await log.append(records);
- * const readable = await shredder.reveal(await searchRecords(ctx, filter)); // '[erased]' once shredded
+ * const readable = await shredder.reveal((await searchRecords(ctx, filter)).records); // '[erased]' once shredded
  */
 export class PiiShredder {
   readonly #keys: SubjectKeysApi;
