@@ -42,6 +42,13 @@ export const AUDIT_CONFIG_PROPERTIES: Record<string, JsonSchema> = {
     default: 1000,
     description: 'Most records accepted in one ingest request.',
   },
+  entriesMaxBytes: {
+    type: 'integer',
+    minimum: 65536,
+    default: 16777216,
+    description:
+      'Most bytes one `/audit/v1/entries` answer holds; a longer range ends early and `x-entries-end` says where (readers go on from there).',
+  },
   ingestWorkers: {
     type: 'integer',
     minimum: 0,
@@ -147,6 +154,7 @@ export interface AuditSettings {
   anchorDirectory: string | null;
   anchorIntervalMs: number;
   maxBatch: number;
+  entriesMaxBytes: number;
   maxClockSkewMs: number;
   ingestWorkers: number;
   retentionDays: Record<string, number>;

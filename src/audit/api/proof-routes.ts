@@ -169,9 +169,18 @@ export function proofRoutes(ctx: AuditContext): FastifyPluginAsync {
       async (req, reply) => {
         const q = req.query as { start: number; limit: number };
         // One line per stored row: its position, a space, its canonical JSON body (which names its index too).
-        const text = await entriesFrom(store, q.start, q.start + q.limit);
-        reply.header('x-log-size', String(log.size)).type('text/plain; charset=utf-8');
-        return text;
+        // At most entriesMaxBytes: records of ~50 KB each would otherwise make 100,000 of them gigabytes.
+        const { bytes, end } = await entriesFrom(
+          store,
+          q.start,
+          q.start + q.limit,
+          ctx.settings.entriesMaxBytes,
+        );
+        reply
+          .header('x-log-size', String(log.size))
+          .header('x-entries-end', String(end))
+          .type('text/plain; charset=utf-8');
+        return bytes;
       },
     );
 

@@ -127,31 +127,51 @@ export async function segmentsFrom(q: Queryable, start: number, end: number): Pr
  * The `/entries` text for [start, end), at or above the retention floor: `<index> <body>\n` per record,
  * built from the stored bytes without decoding them into strings or encoding them back (`verify` reads
  * every record through it; decoding, re-joining and re-encoding was most of the server's CPU there).
+ * Stops before a line that would take the text past `maxBytes` (always keeping one): `end` is the index
+ * to go on from, `end` as asked when the whole range is there.
  */
-export async function entriesFrom(store: Store, start: number, end: number): Promise<Buffer> {
+export async function entriesFrom(
+  store: Store,
+  start: number,
+  end: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<{ bytes: Buffer; end: number }> {
   const from = Math.max(start, await minIndex(store));
   // Bodies as bytes: SQLite returns a BLOB cast as a Uint8Array, PostgreSQL a bytea as a Buffer.
   const bytes = store.engine === 'sqlite' ? 'CAST(bodies AS BLOB)' : "convert_to(bodies, 'UTF8')";
-  const rows = await store.query<{ first_idx: number; bodies: Uint8Array }>(
-    `SELECT first_idx, ${bytes} AS bodies FROM audit_segment WHERE first_idx > ? AND first_idx < ? ORDER BY first_idx`,
-    [from - SEGMENT_MAX, end],
-  );
   const lines: { index: string; body: Uint8Array }[] = [];
   let size = 0;
-  for (const row of rows) {
-    const all = Buffer.from(row.bodies.buffer, row.bodies.byteOffset, row.bodies.byteLength);
-    let index = Number(row.first_idx);
-    for (let at = 0; at <= all.length && index < end; index++) {
-      const newline = all.indexOf(10, at);
-      const stop = newline < 0 ? all.length : newline;
-      if (index >= from) {
-        const line = { index: `${index} `, body: all.subarray(at, stop) };
-        lines.push(line);
-        size += line.index.length + line.body.length + 1;
+  // Segments are read a few at a time, so an answer capped at `maxBytes` never holds more of them.
+  let cursor = from - SEGMENT_MAX;
+  let reached = end;
+  read: for (;;) {
+    const rows = await store.query<{ first_idx: number; bodies: Uint8Array }>(
+      `SELECT first_idx, ${bytes} AS bodies FROM audit_segment WHERE first_idx > ? AND first_idx < ? ORDER BY first_idx LIMIT ${ENTRY_SEGMENTS_PER_READ}`,
+      [cursor, end],
+    );
+    for (const row of rows) {
+      const all = Buffer.from(row.bodies.buffer, row.bodies.byteOffset, row.bodies.byteLength);
+      let index = Number(row.first_idx);
+      cursor = index;
+      for (let at = 0; at <= all.length && index < end; index++) {
+        const newline = all.indexOf(10, at);
+        const stop = newline < 0 ? all.length : newline;
+        if (index >= from) {
+          const line = { index: `${index} `, body: all.subarray(at, stop) };
+          const lineSize = line.index.length + line.body.length + 1;
+          // At least one line, so a reader going on from `end` always moves forward.
+          if (lines.length > 0 && size + lineSize > maxBytes) {
+            reached = index;
+            break read;
+          }
+          lines.push(line);
+          size += lineSize;
+        }
+        if (newline < 0) break;
+        at = newline + 1;
       }
-      if (newline < 0) break;
-      at = newline + 1;
     }
+    if (rows.length < ENTRY_SEGMENTS_PER_READ) break;
   }
   const out = Buffer.allocUnsafe(size);
   let o = 0;
@@ -161,8 +181,11 @@ export async function entriesFrom(store: Store, start: number, end: number): Pro
     o += body.length;
     out[o++] = 10;
   }
-  return out;
+  return { bytes: out, end: reached };
 }
+
+/** Segments `entriesFrom` reads per query (at most ~16,000 records between two checks of its byte cap). */
+const ENTRY_SEGMENTS_PER_READ = 16;
 
 /** Stored bodies with their positions in [start, end), at or above the retention floor. */
 export async function bodiesFrom(
