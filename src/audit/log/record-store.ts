@@ -260,7 +260,10 @@ export async function latestCheckpoint(q: Queryable): Promise<StoredCheckpoint |
   return row ? { ...row, size: Number(row.size) } : undefined;
 }
 
-/** The first checkpoint whose tree contains `index` (smallest size > index). */
+/**
+ * The latest checkpoint, if its tree contains `index` (then every later reader can compare the proof with
+ * the checkpoint they already hold; an earlier one would need a consistency proof as well).
+ */
 export async function checkpointCovering(q: Queryable, index: number): Promise<StoredCheckpoint | undefined> {
   const [row] = await q.query<StoredCheckpoint>(
     'SELECT size, note, created FROM audit_checkpoint WHERE size > ? ORDER BY size DESC LIMIT 1',
