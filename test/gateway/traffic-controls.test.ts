@@ -56,6 +56,21 @@ const limitedRoute = (rateLimits: RateLimitSpec[]): RouteDocument =>
     { name: 'r', service: 'svc', paths: ['/x'], auth: { required: false }, rateLimits },
   ]);
 
+/** In-process counters that also record every key a limit is counted under. */
+function recordingCounters(): { counters: LimitCounters; keys: string[] } {
+  const local = new LocalCounters(systemClock);
+  const keys: string[] = [];
+  const counters: LimitCounters = {
+    consume: (rule, key) => {
+      keys.push(key);
+      return local.consume(rule, key);
+    },
+    acquire: (route, max) => local.acquire(route, max),
+    release: (route) => local.release(route),
+  };
+  return { counters, keys };
+}
+
 describe('rate limits', () => {
   test('the per-IP limit answers 429 with Retry-After and RateLimit-* once spent', async () => {
     const gw = await startGateway(limitedRoute([{ by: 'ip', points: 3, durationSeconds: 60 }]));
@@ -86,16 +101,7 @@ describe('rate limits', () => {
   });
 
   test('a header-keyed limit counts per value, and keeps a long value only as its hash', async () => {
-    const local = new LocalCounters(systemClock);
-    const keys: string[] = [];
-    const counters: LimitCounters = {
-      consume: (rule, key) => {
-        keys.push(key);
-        return local.consume(rule, key);
-      },
-      acquire: (route, max) => local.acquire(route, max),
-      release: (route) => local.release(route),
-    };
+    const { counters, keys } = recordingCounters();
     const gw = await startGateway(limitedRoute([{ by: 'header:x-tenant', points: 2, durationSeconds: 60 }]), {
       counters,
     });
@@ -120,16 +126,7 @@ describe('rate limits', () => {
 
   test('a limit keyed by a credential header never keeps the credential, however short', async () => {
     // The key goes into Redis or over IPC to the component: an API key there is a credential at rest.
-    const keys: string[] = [];
-    const local = new LocalCounters(systemClock);
-    const counters: LimitCounters = {
-      consume: (rule, key) => {
-        keys.push(key);
-        return local.consume(rule, key);
-      },
-      acquire: (route, max) => local.acquire(route, max),
-      release: (route) => local.release(route),
-    };
+    const { counters, keys } = recordingCounters();
     const gw = await startGateway(
       limitedRoute([
         { by: 'header:x-api-key', points: 2, durationSeconds: 60 },
