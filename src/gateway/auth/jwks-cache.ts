@@ -46,7 +46,10 @@ export class JwksCache {
   /** The verification key for a token header; refreshes (rate-limited) on an unknown kid. */
   async key(header: JWSHeaderParameters): Promise<Key> {
     const now = this.#options.clock.now();
-    if (now - this.#fetchedAt > (this.#options.maxAgeMs ?? 600_000)) await this.#refresh(now);
+    const cooledDown = now - this.#attemptedAt >= (this.#options.cooldownMs ?? 30_000);
+    // The periodic re-read is rate-limited too: while the issuer is down, a failed re-read leaves the set
+    // stale, and without the cooldown every request would wait on (and send) a fetch of its own.
+    if (cooledDown && now - this.#fetchedAt > (this.#options.maxAgeMs ?? 600_000)) await this.#refresh(now);
     let jwk = this.#select(header);
     if (!jwk && now - this.#attemptedAt >= (this.#options.cooldownMs ?? 30_000)) {
       await this.#refresh(now);

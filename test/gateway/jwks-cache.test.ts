@@ -1,0 +1,74 @@
+/**
+ * The JWKS cache from the failure side: an issuer whose JWKS endpoint goes down or hangs must neither be
+ * hammered by every request nor hold requests (all of them share the in-flight refresh) without bound.
+ * Plain HTTP on loopback: the cache takes whatever URL it is given; TLS is the dispatcher's business.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { ManualClock } from '../../src/core/index.ts';
+import { JwksCache } from '../../src/gateway/auth/jwks-cache.ts';
+
+type Mode = 'ok' | 'down' | 'drip';
+const state = { mode: 'ok' as Mode, hits: 0 };
+let jwk: JWK;
+let server: http.Server;
+let url = '';
+const drips = new Set<NodeJS.Timeout>();
+
+before(async () => {
+  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+  jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  server = http.createServer((_req, res) => {
+    state.hits++;
+    if (state.mode === 'down') {
+      res.writeHead(503).end();
+      return;
+    }
+    if (state.mode === 'drip') {
+      // Headers at once, then one byte now and then: each gap is shorter than the inactivity timeout.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const t = setInterval(() => res.write(' '), 50);
+      drips.add(t);
+      res.on('close', () => {
+        clearInterval(t);
+        drips.delete(t);
+      });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+});
+
+after(async () => {
+  for (const t of drips) clearInterval(t);
+  server.closeAllConnections();
+  server.close();
+});
+
+beforeEach(() => {
+  state.mode = 'ok';
+  state.hits = 0;
+});
+
+test('an issuer whose JWKS endpoint is down is asked at most once per cooldown, and the old keys keep working', async () => {
+  const clock = new ManualClock();
+  const cache = new JwksCache({ issuer: 'https://issuer.test', jwksUri: url, clock, cooldownMs: 30_000 });
+  await cache.key({ alg: 'ES256', kid: 'k1' });
+  assert.equal(state.hits, 1);
+  state.mode = 'down';
+  clock.advance(600_001); // past maxAge: the set is due for a re-read, which fails
+  for (let i = 0; i < 20; i++) await cache.key({ alg: 'ES256', kid: 'k1' });
+  assert.equal(state.hits, 2, 'one failed re-read per cooldown, not one per request');
+  clock.advance(30_000);
+  await cache.key({ alg: 'ES256', kid: 'k1' });
+  assert.equal(state.hits, 3, 'retried once the cooldown has passed');
+});
