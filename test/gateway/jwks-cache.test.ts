@@ -72,3 +72,25 @@ test('an issuer whose JWKS endpoint is down is asked at most once per cooldown, 
   await cache.key({ alg: 'ES256', kid: 'k1' });
   assert.equal(state.hits, 3, 'retried once the cooldown has passed');
 });
+
+test('a JWKS answer that trickles in forever is given up after the timeout, not waited on', async () => {
+  const clock = new ManualClock();
+  const cache = new JwksCache({ issuer: 'https://issuer.test', jwksUri: url, clock, timeoutMs: 300 });
+  await cache.key({ alg: 'ES256', kid: 'k1' });
+  state.mode = 'drip';
+  clock.advance(600_001);
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    cache.key({ alg: 'ES256', kid: 'k1' }).then(
+      () => 'settled',
+      () => 'settled',
+    ),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), 3_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'settled');
+  assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+});

@@ -116,6 +116,10 @@ export class JwksCache {
       ...(this.#options.dispatcher ? { dispatcher: this.#options.dispatcher } : {}),
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      // headersTimeout and bodyTimeout bound silences only: an answer that trickles in a byte at a time
+      // would hold the refresh, and every request waiting on it, for as long as it likes. One deadline
+      // for the whole exchange.
+      signal: AbortSignal.timeout(timeout),
     });
     if (res.statusCode !== 200) {
       await res.body.dump();
