@@ -28,6 +28,8 @@ export interface RevocationFeedOptions {
   clock: Clock;
   dispatcher?: Dispatcher;
   intervalMs?: number;
+  /** Longest one request to identity may take, answer included (default 5 s). */
+  timeoutMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -79,8 +81,7 @@ export class RevocationFeed {
     const res = await request(`${this.#o.url}/revocations?since=${this.#since}`, {
       ...(this.#o.dispatcher ? { dispatcher: this.#o.dispatcher } : {}),
       headers: { authorization: `Bearer ${token}` },
-      headersTimeout: 5_000,
-      bodyTimeout: 5_000,
+      ...this.#timeouts(),
     });
     if (res.statusCode === 401) this.#token = undefined;
     if (res.statusCode !== 200) {
@@ -99,6 +100,16 @@ export class RevocationFeed {
     return applied;
   }
 
+  /**
+   * headersTimeout/bodyTimeout bound silences only: an answer trickling in a byte at a time kept the poll in
+   * flight forever, every later tick joined it, and nothing was reported while revoked tokens kept passing.
+   * The signal bounds the whole exchange, so a stuck feed fails the poll and reaches `onError`.
+   */
+  #timeouts() {
+    const ms = this.#o.timeoutMs ?? 5_000;
+    return { headersTimeout: ms, bodyTimeout: ms, signal: AbortSignal.timeout(ms) };
+  }
+
   async #accessToken(): Promise<string> {
     const now = this.#o.clock.now();
     if (this.#token && this.#token.until > now) return this.#token.value;
@@ -113,8 +124,7 @@ export class RevocationFeed {
         authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
       },
       body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }).toString(),
-      headersTimeout: 5_000,
-      bodyTimeout: 5_000,
+      ...this.#timeouts(),
     });
     const body = (await res.body.json()) as { access_token?: string; expires_in?: number; error?: string };
     if (res.statusCode !== 200 || !body.access_token)

@@ -1,0 +1,87 @@
+/**
+ * The revocation feed from the failure side, against a plain HTTP stand-in for identity on loopback: a
+ * feed that hangs must be reported (not leave the poller stuck, silently, with revoked tokens accepted),
+ * and a malformed entry must neither un-revoke a token nor wedge the `since` cursor.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import { ManualClock } from '../../src/core/index.ts';
+import { RevocationList } from '../../src/gateway/auth/revocation-list.ts';
+import { RevocationFeed } from '../../src/gateway/index.ts';
+
+const state = {
+  drip: false,
+  entries: [] as Record<string, unknown>[],
+  sinces: [] as string[],
+};
+let server: http.Server;
+let url = '';
+const drips = new Set<NodeJS.Timeout>();
+const credentials = { clientId: 'gw', clientSecret: 's', resource: 'r', scope: 's' };
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    if (req.url === '/oidc/token') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: 'feed-token', expires_in: 3600 }));
+      return;
+    }
+    state.sinces.push(new URL(req.url ?? '', 'http://x').searchParams.get('since') ?? '');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (state.drip) {
+      // One byte now and then, each gap shorter than the inactivity timeout: never done, never silent.
+      res.write('{"revocations":[');
+      const t = setInterval(() => res.write(' '), 50);
+      drips.add(t);
+      res.on('close', () => {
+        clearInterval(t);
+        drips.delete(t);
+      });
+      return;
+    }
+    res.end(JSON.stringify({ revocations: state.entries }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => {
+  for (const t of drips) clearInterval(t);
+  server.closeAllConnections();
+  server.close();
+});
+
+beforeEach(() => {
+  state.drip = false;
+  state.entries = [];
+  state.sinces = [];
+});
+
+test('a feed answer that trickles in forever fails the poll (reported), it does not wedge the poller', async () => {
+  const clock = new ManualClock(Date.now());
+  const errors: unknown[] = [];
+  const feed = new RevocationFeed({
+    url,
+    credentials,
+    list: new RevocationList(clock),
+    clock,
+    timeoutMs: 300,
+    onError: (e) => errors.push(e),
+  });
+  state.drip = true;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    feed.poll().then((n) => `applied ${n}`),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), 3_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'applied 0');
+  assert.equal(errors.length, 1);
+});
