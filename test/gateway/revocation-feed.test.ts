@@ -85,3 +85,27 @@ test('a feed answer that trickles in forever fails the poll (reported), it does 
   assert.equal(outcome, 'applied 0');
   assert.equal(errors.length, 1);
 });
+
+test('a malformed feed entry neither lifts a revocation nor poisons the since cursor', async () => {
+  const clock = new ManualClock(Date.now());
+  const list = new RevocationList(clock);
+  const errors: unknown[] = [];
+  const feed = new RevocationFeed({ url, credentials, list, clock, onError: (e) => errors.push(e) });
+  const now = clock.now();
+  state.entries = [{ kind: 'jti', value: 'j1', expiresAt: now + 600_000, revokedAt: now }];
+  assert.equal(await feed.poll(), 1);
+  assert.equal(list.isRevoked('j1'), true);
+  // The same jti again, with numbers that are not numbers (a bug or a version skew at identity).
+  state.entries = [{ kind: 'jti', value: 'j1', expiresAt: 'later', revokedAt: null }];
+  await feed.poll();
+  assert.equal(list.isRevoked('j1'), true, 'still revoked');
+  state.entries = [{ kind: 'jti', value: 'j2', expiresAt: now + 600_000 }];
+  await feed.poll();
+  state.entries = [];
+  await feed.poll();
+  assert.ok(
+    state.sinces.every((s) => /^\d+$/.test(s)),
+    `since stayed a number: ${state.sinces.join(',')}`,
+  );
+  assert.ok(errors.length >= 1, 'the malformed entries were reported');
+});

@@ -90,13 +90,28 @@ export class RevocationFeed {
     }
     const { revocations } = (await res.body.json()) as { revocations?: FeedEntry[] };
     let applied = 0;
+    let malformed = 0;
     for (const r of revocations ?? []) {
-      if ((r.kind !== 'jti' && r.kind !== 'grant') || typeof r.value !== 'string') continue;
-      this.#o.list.revoke(r.value, Number(r.expiresAt), r.kind);
+      // A time that is not a number would be NaN: revoke() keeps max(old, NaN) = NaN, which lifts a
+      // revocation already held, and a NaN `since` makes every later poll ask for `since=NaN`.
+      if (
+        (r.kind !== 'jti' && r.kind !== 'grant') ||
+        typeof r.value !== 'string' ||
+        typeof r.expiresAt !== 'number' ||
+        Number.isNaN(r.expiresAt) ||
+        typeof r.revokedAt !== 'number' ||
+        !Number.isFinite(r.revokedAt)
+      ) {
+        malformed++;
+        continue;
+      }
+      this.#o.list.revoke(r.value, r.expiresAt, r.kind);
       // `since` is inclusive on identity's side: re-reading the last instant is harmless (idempotent).
-      this.#since = Math.max(this.#since, Number(r.revokedAt));
+      this.#since = Math.max(this.#since, r.revokedAt);
       applied++;
     }
+    // Skipped, not guessed at, but never silently: an entry we cannot read may be a revocation we miss.
+    if (malformed) this.#o.onError?.(new Error(`revocation feed: ${malformed} malformed entries skipped`));
     return applied;
   }
 
