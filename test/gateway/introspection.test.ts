@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { createLogger, localServerCredentials, ManualClock } from '../../src/core/index.ts';
+import { IntrospectionRefused, TokenIntrospector } from '../../src/gateway/auth/token-introspection.ts';
 import { issuerConfig, simpleRoutes, startGateway, type TestGateway, tempHome } from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
@@ -247,5 +248,106 @@ describe('introspection endpoint failures', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('introspection answers that never end', () => {
+  // A misbehaving endpoint: `drip` sends a byte now and then forever, `huge` streams 8 MiB, chunked
+  // (no content-length to refuse up front). Both must fail closed within the cap and the deadline.
+  let server: https.Server;
+  let endpoint = '';
+  let dispatcher: Agent;
+  const sent = { bytes: 0, closed: Promise.resolve() };
+  const timers = new Set<NodeJS.Timeout>();
+
+  before(async () => {
+    const creds = await localServerCredentials(tempHome(), 'test-introspection-bad');
+    server = https.createServer({ cert: creds.cert, key: creds.key }, async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const token = new URLSearchParams(body).get('token') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"active":true,"pad":"');
+      if (token === 'drip-token') {
+        const t = setInterval(() => res.write('x'), 50);
+        timers.add(t);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      sent.bytes = 0;
+      let resolveClosed!: () => void;
+      sent.closed = new Promise((resolve) => {
+        resolveClosed = resolve;
+      });
+      res.on('close', resolveClosed);
+      const chunk = 'x'.repeat(64 * 1024);
+      while (sent.bytes < 8 * 1024 * 1024 && !res.destroyed) {
+        sent.bytes += chunk.length;
+        if (!res.write(chunk))
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done).off('close', done);
+              resolve();
+            };
+            res.on('drain', done).on('close', done);
+          });
+      }
+      res.end('"}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+    dispatcher = new Agent({ connect: { ca: creds.ca } });
+  });
+
+  after(async () => {
+    for (const t of timers) clearInterval(t);
+    await dispatcher.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const introspector = () =>
+    new TokenIntrospector({
+      issuers: [
+        {
+          issuer: 'https://issuer.test',
+          audiences: ['orders'],
+          clockSkewSeconds: 0,
+          rolesClaim: 'roles',
+          tenantClaim: 'tenant',
+          introspection: { endpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+        },
+      ],
+      clock: new ManualClock(),
+      dispatcher,
+      timeoutMs: 300,
+    });
+
+  test('an answer that trickles in forever is refused after the timeout (fail closed), not waited on', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      introspector()
+        .authenticate('drip-token')
+        .then(
+          () => 'accepted',
+          (err: unknown) => (err instanceof IntrospectionRefused ? err.reason : 'other'),
+        ),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('hung'), 3_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'introspection_failed');
+  });
+
+  test('a huge chunked answer is cut off at the cap, not read into memory whole', async () => {
+    await assert.rejects(introspector().authenticate('huge-token'), (err: unknown) => {
+      assert.ok(err instanceof IntrospectionRefused);
+      assert.equal(err.reason, 'introspection_failed');
+      return true;
+    });
+    await sent.closed;
+    assert.ok(sent.bytes < 4 * 1024 * 1024, `the endpoint got to send ${sent.bytes} bytes`);
   });
 });

@@ -139,6 +139,9 @@ export class TokenIntrospector {
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
+        // The two timeouts above bound silences only: an answer trickling in a byte at a time held the
+        // request (and every request with that token) open for good. One deadline for the exchange.
+        signal: AbortSignal.timeout(this.#timeoutMs),
         ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
       });
       const declared = Number(res.headers['content-length'] ?? 0);
@@ -146,9 +149,15 @@ export class TokenIntrospector {
         await res.body.dump();
         return this.#refusal('introspection_failed');
       }
-      const text = await res.body.text();
-      if (text.length > MAX_ANSWER_BYTES) return this.#refusal('introspection_failed');
-      const parsed: unknown = JSON.parse(text);
+      // Counted while read: a chunked answer has no content-length, and body.text() would hold it whole.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_ANSWER_BYTES) return this.#refusal('introspection_failed');
+        chunks.push(chunk as Buffer);
+      }
+      const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
         return this.#refusal('introspection_failed');
       answer = parsed as Record<string, unknown>;
