@@ -13,7 +13,7 @@ import { ManualClock } from '../../src/core/index.ts';
 import { JwksCache } from '../../src/gateway/auth/jwks-cache.ts';
 
 type Mode = 'ok' | 'down' | 'drip';
-const state = { mode: 'ok' as Mode, hits: 0 };
+const state = { mode: 'ok' as Mode, hits: 0, keys: undefined as JWK[] | undefined };
 let jwk: JWK;
 let server: http.Server;
 let url = '';
@@ -41,7 +41,7 @@ before(async () => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: [jwk] }));
+    res.end(JSON.stringify({ keys: state.keys ?? [jwk] }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -57,6 +57,7 @@ after(async () => {
 beforeEach(() => {
   state.mode = 'ok';
   state.hits = 0;
+  state.keys = undefined;
 });
 
 test('an issuer whose JWKS endpoint is down is asked at most once per cooldown, and the old keys keep working', async () => {
@@ -93,4 +94,21 @@ test('a JWKS answer that trickles in forever is given up after the timeout, not 
   clearTimeout(timer);
   assert.equal(outcome, 'settled');
   assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+});
+
+test('among keys sharing a kid, the one usable with the token alg is picked; keys not for verifying are not', async () => {
+  const rsa = await exportJWK((await generateKeyPair('RS256', { extractable: true })).publicKey);
+  // An RSA key published without alg, then the EC key, both under kid k1 (a rotation that reused the kid),
+  // a symmetric key and a key whose key_ops say it is not for verifying.
+  state.keys = [
+    { ...rsa, kid: 'k1', use: 'sig' },
+    { kty: 'oct', k: 'c2VjcmV0', kid: 'k2' },
+    { ...jwk, kid: 'k3', key_ops: ['encrypt'] },
+    jwk,
+  ];
+  const cache = new JwksCache({ issuer: 'https://issuer.test', jwksUri: url, clock: new ManualClock() });
+  const key = await cache.key({ alg: 'ES256', kid: 'k1' });
+  assert.equal((key as { type?: string }).type, 'public');
+  await assert.rejects(cache.key({ alg: 'ES256', kid: 'k2' }), { code: 'unknown_key' });
+  await assert.rejects(cache.key({ alg: 'ES256', kid: 'k3' }), { code: 'unknown_key' });
 });

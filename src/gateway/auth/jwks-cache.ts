@@ -9,6 +9,9 @@ import { type Dispatcher, request } from 'undici';
 import type { Clock } from '../../core/index.ts';
 
 const MAX_DOCUMENT_BYTES = 256 * 1024;
+/** The JWK key type each (asymmetric) JWS algorithm family needs (RFC 7518 §6, RFC 8037). */
+const KTY_OF_ALG = /^(RS|PS|ES|Ed)/;
+const KTY = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' } as const;
 
 export class KeyNotFound extends Error {
   readonly code = 'unknown_key';
@@ -66,9 +69,15 @@ export class JwksCache {
   }
 
   #select(header: JWSHeaderParameters): JWK | undefined {
+    const kty = KTY_OF_ALG.exec(header.alg ?? '')?.[1];
     const candidates = this.#keys.filter(
       (k) =>
         (k.use === undefined || k.use === 'sig') &&
+        // RFC 7517 §4.3: a key whose key_ops do not include verify is not for checking signatures.
+        (k.key_ops === undefined || (Array.isArray(k.key_ops) && k.key_ops.includes('verify'))) &&
+        // A key of another type cannot verify this alg (and `oct` never matches: asymmetric algs only).
+        // Without this, an RSA key that shares the kid with the EC key hid it, and the token failed.
+        k.kty === KTY[kty as keyof typeof KTY] &&
         // RFC 7517 §4.4: a key that names its algorithm is used with that algorithm only.
         (k.alg === undefined || k.alg === header.alg) &&
         (header.kid === undefined || k.kid === header.kid),
