@@ -3,8 +3,21 @@
  * them to the anchor directory (meant for WORM / object-lock storage) so that a rollback of the database
  * can be caught by comparing against a copy the database's owner cannot rewrite.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Clock, Logger, Store } from '../../core/index.ts';
 import { openCheckpoint, signCheckpoint } from '../verifier/checkpoint.ts';
 import type { NoteSigner } from '../verifier/signed-note.ts';
@@ -116,16 +129,73 @@ export class Checkpointer {
     if (!cp || anchorIntervalMs === 0 || cp.size === this.#anchoredSize) return;
     if (clock.now() - this.#lastAnchor < anchorIntervalMs) return;
     mkdirSync(anchorDirectory, { recursive: true, mode: 0o700 });
-    // One file per size, never overwritten (flag wx): a WORM bucket would refuse an overwrite too.
-    try {
-      writeFileSync(join(anchorDirectory, `checkpoint-${String(cp.size).padStart(12, '0')}`), cp.note, {
-        flag: 'wx',
-        mode: 0o444,
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const path = join(anchorDirectory, `checkpoint-${String(cp.size).padStart(12, '0')}`);
+    if (writeAnchor(path, cp.note) === 'foreign') {
+      // Not ours and not a torn write of ours: left alone (it may be evidence), and this size goes unanchored.
+      this.#o.logger.error(
+        { path },
+        'the anchor directory holds a foreign entry under this checkpoint name; it was not replaced',
+      );
     }
     this.#anchoredSize = cp.size;
     this.#lastAnchor = clock.now();
+  }
+}
+
+/**
+ * Writes one anchor so that its name only ever shows the whole note, on disk: the note goes to a temporary
+ * file (not named `checkpoint-*`, so `verify` never reads it), is fsynced, and is then linked under its
+ * name. link(2) is atomic, never replaces an existing name and never follows a symlink there, like a WORM
+ * bucket that refuses overwrites. A plain write under the final name left it empty or cut short after a
+ * crash or power loss, was then taken as done (the name existed), and `verify` failed on it for ever.
+ * An existing entry is `present` when it is this note, replaced when it is a prefix of it (our own torn
+ * write, empty included), and otherwise `foreign`: a symlink or other content is never read through,
+ * written through or replaced.
+ */
+function writeAnchor(path: string, note: string): 'written' | 'present' | 'foreign' {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o444);
+  try {
+    writeFileSync(fd, note);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const existing = readOwnFile(path);
+      if (existing === note) return 'present';
+      if (existing === undefined || !note.startsWith(existing)) return 'foreign';
+      renameSync(tmp, path);
+    }
+    const dirFd = openSync(dir, 'r');
+    try {
+      fsyncSync(dirFd); // the new name itself survives a power loss
+    } finally {
+      closeSync(dirFd);
+    }
+    return 'written';
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** The text of a regular file, or undefined for a symlink (not followed) or anything else. */
+function readOwnFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
+    throw err;
+  }
+  try {
+    return fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : undefined;
+  } finally {
+    closeSync(fd);
   }
 }
