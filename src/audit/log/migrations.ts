@@ -148,7 +148,29 @@ EXCEPTION WHEN insufficient_privilege THEN
   RAISE NOTICE 'no privilege to grant the insert-only audit role; triggers still enforce append-only';
 END $$;`;
 
+/*
+ * Version 3: the insert-only role can run the service. It could not prune (UPDATE of the floor, DELETE below
+ * it), place or release holds, or read the migrations, so the service had to log in as the tables' owner,
+ * who can DISABLE or DROP the triggers and then rewrite the log. These grants add only what the triggers
+ * still police: the floor moves forward only, and segments, ids and terms go only below it. UPDATE of the
+ * floor is on `min_index` alone. SQLite has no roles: nothing to do there.
+ */
+const POSTGRES_V3 = `DO $$
+DECLARE
+  writer text := current_schema() || '_writer';
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = writer) THEN
+    EXECUTE format('GRANT UPDATE (min_index) ON audit_floor TO %I', writer);
+    EXECUTE format('GRANT DELETE ON audit_segment, audit_record_id, audit_term TO %I', writer);
+    EXECUTE format('GRANT INSERT, DELETE ON audit_hold TO %I', writer);
+    EXECUTE format('GRANT SELECT ON bulwark_migrations TO %I', writer);
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'no privilege to grant the insert-only audit role; triggers still enforce append-only';
+END $$;`;
+
 export const AUDIT_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'append-only merkle log', sql: { sqlite: SQLITE, postgres: POSTGRES } },
   { version: 2, name: 'segments of records', sql: { sqlite: SQLITE_V2, postgres: POSTGRES_V2 } },
+  { version: 3, name: 'insert-only role runs the service', sql: { sqlite: '', postgres: POSTGRES_V3 } },
 ];

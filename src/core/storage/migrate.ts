@@ -16,9 +16,17 @@ export async function runMigrations(
   lock: (tx: Queryable) => Promise<void>,
 ): Promise<MigrationReport> {
   checkOrder(migrations);
-  await store.execute(
-    `CREATE TABLE IF NOT EXISTS ${TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  // Created only when missing: on PostgreSQL even CREATE TABLE IF NOT EXISTS needs CREATE on the schema,
+  // which a service logged in as an insert-only role (migrated earlier by the owner) does not have.
+  const exists = await store.query(`SELECT version FROM ${TABLE} LIMIT 1`).then(
+    () => true,
+    () => false,
   );
+  if (!exists) {
+    await store.execute(
+      `CREATE TABLE IF NOT EXISTS ${TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+    );
+  }
   const applied: number[] = [];
   for (const migration of migrations) {
     const text = typeof migration.sql === 'string' ? migration.sql : migration.sql[store.engine];

@@ -56,7 +56,12 @@ export class PostgresStore implements Store {
 
   async #connect(): Promise<void> {
     try {
-      await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      // Created only when missing: CREATE SCHEMA needs CREATE on the database even with IF NOT EXISTS, and a
+      // service that logs in as an insert-only role (not the owner of its tables) has no such right.
+      const { rowCount } = await this.#pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+        this.schema,
+      ]);
+      if (!rowCount) await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
     } catch (cause) {
       throw this.#unavailable(cause);
     }
