@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import pg from 'pg';
 import { MAX_SEGMENTS_PER_PAGE } from '../../src/audit/api/query-routes.ts';
 import { toCef } from '../../src/audit/export/event-formats.ts';
 import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
@@ -16,6 +17,7 @@ import {
   dropNamespace,
   type Engine,
   event,
+  PG_URL,
   startAudit,
 } from './fixtures/audit-server.ts';
 
@@ -130,6 +132,56 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
   });
 }
+
+describe('retention with two audit processes on one PostgreSQL log', () => {
+  it('never prunes past a legal hold another process placed while this one scanned', async () => {
+    const started = Date.now();
+    const base = { now: () => NOW + (Date.now() - started) };
+    const a = await startAudit('postgres', { clock: base, settings: { checkpointIntervalMs: 20 } });
+    const name = a.definition.name;
+    let onPruneClock: (() => void) | undefined;
+    const clock = {
+      now: () => {
+        if (onPruneClock && / at (Retention\.)?#?prune /.test(new Error().stack ?? '')) {
+          const fire = onPruneClock;
+          onPruneClock = undefined;
+          fire();
+        }
+        return base.now();
+      },
+    };
+    let b: AuditFixture | undefined;
+    const db = new pg.Client({ connectionString: PG_URL, options: `-c search_path=bulwark_${name}` });
+    await db.connect();
+    try {
+      await post(
+        a,
+        Array.from({ length: 20_000 }, () => event({ time: at(2019), category: 'health' })),
+      );
+      // A replica (or a second replica's prune timer) on the same log: holds go to one, a prune runs on the other.
+      b = await startAudit('postgres', { name, clock, settings: { checkpointIntervalMs: 60_000 } });
+      let hold: Promise<{ status: number; answeredAt: number }> | undefined;
+      onPruneClock = () => {
+        hold = call(a, 'POST', '/audit/v1/holds', { fromIndex: 0, reason: 'litigation 44' }).then((r) => ({
+          status: r.status,
+          answeredAt: performance.now(),
+        }));
+      };
+      await call(b, 'POST', '/audit/v1/retention/prune');
+      const prunedAt = performance.now();
+      assert.ok(hold, 'the prune read the clock');
+      const placed = await hold;
+      assert.equal(placed.status, 201);
+      const { rows } = await db.query('SELECT min_index FROM audit_floor');
+      if (placed.answeredAt < prunedAt) assert.equal(Number(rows[0].min_index), 0);
+    } finally {
+      await db.end();
+      await b?.stop();
+      await a.stop();
+      await dropNamespace('postgres', name);
+    }
+  });
+});
 
 describe('search and export (SQLite)', () => {
   let f: AuditFixture;

@@ -5,6 +5,7 @@
  * in the stored tiles, so every proof and checkpoint remains valid.
  */
 import { randomUUID } from 'node:crypto';
+import type { Queryable, Store } from '../../core/index.ts';
 import { Mutex } from '../../core/internal/mutex.ts';
 import type { AuditContext } from '../api/audit-context.ts';
 import { auditError } from '../errors.ts';
@@ -102,10 +103,14 @@ export class Retention {
     if (row.fromIndex !== null && row.toIndex !== null && row.fromIndex > row.toIndex) {
       throw auditError('audit_range', 'fromIndex is after toIndex');
     }
-    await this.#ctx.store.execute(
-      'INSERT INTO audit_hold (id, category, from_index, to_index, reason, created) VALUES (?, ?, ?, ?, ?, ?)',
-      [row.id, row.category, row.fromIndex, row.toIndex, row.reason, row.created],
-    );
+    await this.#ctx.store.transaction(async (tx) => {
+      // Behind the floor's row lock: another process's prune either sees this hold or commits first.
+      await lockFloor(tx, this.#ctx.store.engine);
+      await tx.execute(
+        'INSERT INTO audit_hold (id, category, from_index, to_index, reason, created) VALUES (?, ?, ?, ?, ?, ?)',
+        [row.id, row.category, row.fromIndex, row.toIndex, row.reason, row.created],
+      );
+    });
     await this.#selfAudit('audit.hold.create', actor, row.id, {
       category: row.category,
       fromIndex: row.fromIndex,
@@ -148,7 +153,14 @@ export class Retention {
     }
     const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
     if (floor <= previous) return { minIndex: previous, previous };
-    await store.transaction(async (tx) => {
+    const moved = await store.transaction(async (tx) => {
+      // The mutex only orders this process. Another one (a replica, or its prune timer) may have placed a
+      // hold since the holds were read, or moved the floor: under the floor's row lock, which placing a
+      // hold takes too, a hold this scan did not see, or a floor that moved, leaves the floor where it is.
+      const [current] = await lockFloor(tx, store.engine);
+      const ids = await tx.query<{ id: string }>('SELECT id FROM audit_hold');
+      const seen = new Set(holds.map((h) => h.id));
+      if (Number(current?.min_index) !== previous || ids.some((h) => !seen.has(h.id))) return false;
       await tx.execute('UPDATE audit_floor SET min_index = ? WHERE id = 1', [floor]);
       // Whole segments below the floor go; one straddling it stays, and readers hide its records below
       // the floor. Search terms of removed segments go with them.
@@ -158,7 +170,9 @@ export class Retention {
         'DELETE FROM audit_term WHERE seg < ? AND NOT EXISTS (SELECT 1 FROM audit_segment s WHERE s.first_idx = audit_term.seg)',
         [floor],
       );
+      return true;
     });
+    if (!moved) return { minIndex: previous, previous };
     await this.#selfAudit('audit.retention.prune', actor, String(floor), { previous, minIndex: floor });
     return { minIndex: floor, previous };
   }
@@ -183,6 +197,13 @@ export class Retention {
     };
     await this.#ctx.log.append([record]);
   }
+}
+
+/** Locks the floor's row (PostgreSQL; a SQLite write transaction already excludes other writers). */
+function lockFloor(tx: Queryable, engine: Store['engine']): Promise<{ min_index: number }[]> {
+  return tx.query<{ min_index: number }>(
+    `SELECT min_index FROM audit_floor WHERE id = 1${engine === 'postgres' ? ' FOR UPDATE' : ''}`,
+  );
 }
 
 function held(h: LegalHold, idx: number, category: string): boolean {
