@@ -174,6 +174,15 @@ describe('audit crypto-shredding', () => {
     }
   });
 
+  it('does not keep expired data keys in memory after their TTL', async () => {
+    const shredder = new PiiShredder({ keys: client, encryptKeys: ['email', 'phone', 'name'], ttlMs: 50 });
+    await shredder.normaliseBatch(events(), options());
+    assert.ok(shredder.cached > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(shredder.cached, 0, 'every expired key was dropped');
+    shredder.clear();
+  });
+
   it('keeps the stored ciphertexts for a retried batch, so the log answers duplicate rather than conflict', async () => {
     const storedBodies = async (ids: readonly string[]) => {
       const out = new Map<string, string>();

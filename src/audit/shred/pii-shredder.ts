@@ -87,6 +87,8 @@ export class PiiShredder {
   readonly #pending = new Map<string, Promise<DataKey>>();
   /** Requests made to `keys` for data keys (tests and metrics). */
   wraps = 0;
+  /** Drops expired data keys while any are cached (unref'd: never keeps the process up). */
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: PiiShredderOptions) {
     this.#keys = options.keys;
@@ -212,6 +214,28 @@ export class PiiShredder {
   /** Drops every cached data key (on shutdown, or after an erasure that must stop new writes at once). */
   clear(): void {
     this.#cache.clear();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** Data keys held in memory now (tests). */
+  get cached(): number {
+    return this.#cache.size;
+  }
+
+  /**
+   * An expired key is never used again, but held until touched or evicted it would keep a subject's raw
+   * data key in memory long after its TTL (an erasure's point is that nobody holds it): swept every TTL.
+   */
+  #sweepLater(): void {
+    this.#sweeper ??= setInterval(() => {
+      const now = this.#now();
+      for (const [subject, entry] of this.#cache) if (entry.expires <= now) this.#cache.delete(subject);
+      if (this.#cache.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, this.#ttlMs).unref();
   }
 
   async #dataKey(subject: string): Promise<DataKey> {
@@ -248,6 +272,7 @@ export class PiiShredder {
     }
     this.#cache.delete(subject);
     this.#cache.set(subject, entry);
+    this.#sweepLater();
     // Insertion order: the first entries are the oldest.
     while (this.#cache.size > this.#maxCached) this.#cache.delete(this.#cache.keys().next().value!);
     return entry;
