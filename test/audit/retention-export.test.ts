@@ -33,6 +33,25 @@ async function post(f: AuditFixture, records: Record<string, unknown>[]): Promis
   await new Promise((r) => setTimeout(r, 80));
 }
 
+/**
+ * A clock reading `now`, which runs `onPrune` (once) the first time a prune reads it: the moment right after
+ * the prune has read the holds, to place a hold while it scans.
+ */
+function pruneClock(now: () => number): { now: () => number; onPrune: (() => void) | undefined } {
+  const clock = {
+    onPrune: undefined as (() => void) | undefined,
+    now: () => {
+      if (clock.onPrune && / at (Retention\.)?#?prune /.test(new Error().stack ?? '')) {
+        const fire = clock.onPrune;
+        clock.onPrune = undefined;
+        fire();
+      }
+      return now();
+    },
+  };
+  return clock;
+}
+
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
   describe(`retention on ${engine}`, () => {
     const fixtures: AuditFixture[] = [];
@@ -97,18 +116,8 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 
     it('never prunes past a legal hold placed while a prune is scanning', async () => {
       // The hold arrives right after the prune has read the holds, while it scans 20,000 expired records.
-      let onPruneClock: (() => void) | undefined;
       const started = Date.now();
-      const clock = {
-        now: () => {
-          if (onPruneClock && / at (Retention\.)?#?prune /.test(new Error().stack ?? '')) {
-            const fire = onPruneClock;
-            onPruneClock = undefined;
-            fire();
-          }
-          return NOW + (Date.now() - started);
-        },
-      };
+      const clock = pruneClock(() => NOW + (Date.now() - started));
       const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
       fixtures.push(f);
       await post(
@@ -116,7 +125,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         Array.from({ length: 20_000 }, () => event({ time: at(2019), category: 'health' })),
       );
       let hold: Promise<{ status: number; answeredAt: number }> | undefined;
-      onPruneClock = () => {
+      clock.onPrune = () => {
         hold = call(f, 'POST', '/audit/v1/holds', { fromIndex: 0, reason: 'litigation 43' }).then((r) => ({
           status: r.status,
           answeredAt: performance.now(),
@@ -139,17 +148,7 @@ describe('retention with two audit processes on one PostgreSQL log', () => {
     const base = { now: () => NOW + (Date.now() - started) };
     const a = await startAudit('postgres', { clock: base, settings: { checkpointIntervalMs: 20 } });
     const name = a.definition.name;
-    let onPruneClock: (() => void) | undefined;
-    const clock = {
-      now: () => {
-        if (onPruneClock && / at (Retention\.)?#?prune /.test(new Error().stack ?? '')) {
-          const fire = onPruneClock;
-          onPruneClock = undefined;
-          fire();
-        }
-        return base.now();
-      },
-    };
+    const clock = pruneClock(base.now);
     let b: AuditFixture | undefined;
     const db = new pg.Client({ connectionString: PG_URL, options: `-c search_path=bulwark_${name}` });
     await db.connect();
@@ -161,7 +160,7 @@ describe('retention with two audit processes on one PostgreSQL log', () => {
       // A replica (or a second replica's prune timer) on the same log: holds go to one, a prune runs on the other.
       b = await startAudit('postgres', { name, clock, settings: { checkpointIntervalMs: 60_000 } });
       let hold: Promise<{ status: number; answeredAt: number }> | undefined;
-      onPruneClock = () => {
+      clock.onPrune = () => {
         hold = call(a, 'POST', '/audit/v1/holds', { fromIndex: 0, reason: 'litigation 44' }).then((r) => ({
           status: r.status,
           answeredAt: performance.now(),

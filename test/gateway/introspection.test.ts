@@ -13,6 +13,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { createLogger, localServerCredentials, ManualClock } from '../../src/core/index.ts';
 import { IntrospectionRefused, TokenIntrospector } from '../../src/gateway/auth/token-introspection.ts';
+import { dripForever } from './fixtures/drip.ts';
 import { issuerConfig, simpleRoutes, startGateway, type TestGateway, tempHome } from './fixtures/harness.ts';
 import { startUpstream, type TestUpstream } from './fixtures/upstream.ts';
 
@@ -258,7 +259,6 @@ describe('introspection answers that never end', () => {
   let endpoint = '';
   let dispatcher: Agent;
   const sent = { bytes: 0, closed: Promise.resolve() };
-  const timers = new Set<NodeJS.Timeout>();
 
   before(async () => {
     const creds = await localServerCredentials(tempHome(), 'test-introspection-bad');
@@ -267,13 +267,11 @@ describe('introspection answers that never end', () => {
       for await (const chunk of req) body += chunk;
       const token = new URLSearchParams(body).get('token') ?? '';
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"active":true,"pad":"');
       if (token === 'drip-token') {
-        const t = setInterval(() => res.write('x'), 50);
-        timers.add(t);
-        res.on('close', () => clearInterval(t));
+        dripForever(res, '{"active":true,"pad":"', 'x');
         return;
       }
+      res.write('{"active":true,"pad":"');
       sent.bytes = 0;
       let resolveClosed!: () => void;
       sent.closed = new Promise((resolve) => {
@@ -301,7 +299,6 @@ describe('introspection answers that never end', () => {
   });
 
   after(async () => {
-    for (const t of timers) clearInterval(t);
     await dispatcher.close();
     server.closeAllConnections();
     server.close();

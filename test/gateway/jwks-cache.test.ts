@@ -11,13 +11,13 @@ import { after, before, beforeEach, test } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ManualClock } from '../../src/core/index.ts';
 import { JwksCache } from '../../src/gateway/auth/jwks-cache.ts';
+import { dripForever } from './fixtures/drip.ts';
 
 type Mode = 'ok' | 'down' | 'drip';
 const state = { mode: 'ok' as Mode, hits: 0, keys: undefined as JWK[] | undefined };
 let jwk: JWK;
 let server: http.Server;
 let url = '';
-const drips = new Set<NodeJS.Timeout>();
 
 before(async () => {
   const { publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -29,15 +29,8 @@ before(async () => {
       return;
     }
     if (state.mode === 'drip') {
-      // Headers at once, then one byte now and then: each gap is shorter than the inactivity timeout.
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"keys":[');
-      const t = setInterval(() => res.write(' '), 50);
-      drips.add(t);
-      res.on('close', () => {
-        clearInterval(t);
-        drips.delete(t);
-      });
+      dripForever(res, '{"keys":[');
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -49,7 +42,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const t of drips) clearInterval(t);
   server.closeAllConnections();
   server.close();
 });

@@ -11,6 +11,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { ManualClock } from '../../src/core/index.ts';
 import { RevocationList } from '../../src/gateway/auth/revocation-list.ts';
 import { RevocationFeed } from '../../src/gateway/index.ts';
+import { dripForever } from './fixtures/drip.ts';
 
 const state = {
   drip: false,
@@ -19,7 +20,6 @@ const state = {
 };
 let server: http.Server;
 let url = '';
-const drips = new Set<NodeJS.Timeout>();
 const credentials = { clientId: 'gw', clientSecret: 's', resource: 'r', scope: 's' };
 
 before(async () => {
@@ -33,14 +33,7 @@ before(async () => {
     state.sinces.push(new URL(req.url ?? '', 'http://x').searchParams.get('since') ?? '');
     res.writeHead(200, { 'content-type': 'application/json' });
     if (state.drip) {
-      // One byte now and then, each gap shorter than the inactivity timeout: never done, never silent.
-      res.write('{"revocations":[');
-      const t = setInterval(() => res.write(' '), 50);
-      drips.add(t);
-      res.on('close', () => {
-        clearInterval(t);
-        drips.delete(t);
-      });
+      dripForever(res, '{"revocations":[');
       return;
     }
     res.end(JSON.stringify({ revocations: state.entries }));
@@ -51,7 +44,6 @@ before(async () => {
 });
 
 after(() => {
-  for (const t of drips) clearInterval(t);
   server.closeAllConnections();
   server.close();
 });
