@@ -120,10 +120,19 @@ async function createGatewayComponent(ctx: ComponentContext): Promise<ComponentI
         clock: ctx.clock,
         dispatcher: ctx.mesh?.dispatcher('identity') ?? (feedDispatcher as Agent),
         intervalMs: feedConfig.intervalSeconds * 1000,
-        onError: (e) =>
-          ctx.logger.warn({ err: { message: (e as Error).message } }, 'revocation feed poll failed'),
+        onError: (e) => {
+          // Stale for many intervals: revoked tokens may be passing, which warrants more than a warning.
+          const stale = feed !== undefined && feed.staleSeconds() > 10 * feedConfig.intervalSeconds;
+          ctx.logger[stale ? 'error' : 'warn'](
+            { err: { message: (e as Error).message }, staleSeconds: feed?.staleSeconds() },
+            stale
+              ? 'revocation feed unreachable: tokens revoked since are not refused here'
+              : 'revocation feed poll failed',
+          );
+        },
       })
     : undefined;
+  if (feed) gateway.runtime.metrics.watchRevocationFeed(() => feed.staleSeconds());
   const host = config.publicHost ?? ctx.config.server.host;
   const multi = workerCount > 1;
   const release = async () => {

@@ -11,6 +11,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { ManualClock } from '../../src/core/index.ts';
 import { RevocationList } from '../../src/gateway/auth/revocation-list.ts';
 import { RevocationFeed } from '../../src/gateway/index.ts';
+import { GatewayMetrics } from '../../src/gateway/observability/metrics.ts';
 import { dripForever } from './fixtures/drip.ts';
 
 const state = {
@@ -100,4 +101,33 @@ test('a malformed feed entry neither lifts a revocation nor poisons the since cu
     `since stayed a number: ${state.sinces.join(',')}`,
   );
   assert.ok(errors.length >= 1, 'the malformed entries were reported');
+});
+
+test('how stale the feed is, for alerts: growing while identity cannot answer, back to 0 when it does', async () => {
+  const clock = new ManualClock(Date.now());
+  const metrics = new GatewayMetrics();
+  const feed = new RevocationFeed({
+    url,
+    credentials,
+    list: new RevocationList(clock),
+    clock,
+    timeoutMs: 200,
+    onError: () => undefined,
+  });
+  // Without a feed there is no such metric (a 0 would read as "fresh").
+  assert.ok(!(await metrics.registry.metrics()).includes('revocation_feed_stale'));
+  metrics.watchRevocationFeed(() => feed.staleSeconds());
+  const gauge = async () => {
+    const text = await metrics.registry.metrics();
+    return Number(/^bulwark_gateway_revocation_feed_stale_seconds (\S+)$/m.exec(text)?.[1]);
+  };
+  assert.equal(await feed.poll(), 0);
+  assert.equal(await gauge(), 0);
+  state.drip = true; // identity stops answering
+  clock.advance(30_000);
+  await feed.poll();
+  assert.equal(await gauge(), 30, 'stale since the last answer');
+  state.drip = false;
+  await feed.poll();
+  assert.equal(await gauge(), 0);
 });

@@ -46,9 +46,20 @@ export class RevocationFeed {
   #token: { value: string; until: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<number> | undefined;
+  readonly #startedAt: number;
+  #lastSuccessAt: number | undefined;
 
   constructor(options: RevocationFeedOptions) {
     this.#o = options;
+    this.#startedAt = options.clock.now();
+  }
+
+  /**
+   * Seconds since the feed last answered (since it was made, before its first answer): while identity
+   * cannot be reached, revocations made meanwhile are not known here, so this is what an alert watches.
+   */
+  staleSeconds(): number {
+    return (this.#o.clock.now() - (this.#lastSuccessAt ?? this.#startedAt)) / 1000;
   }
 
   /** One poll; resolves with the number of entries applied (0 on failure, reported to `onError`). */
@@ -110,6 +121,7 @@ export class RevocationFeed {
       this.#since = Math.max(this.#since, r.revokedAt);
       applied++;
     }
+    this.#lastSuccessAt = this.#o.clock.now();
     // Skipped, not guessed at, but never silently: an entry we cannot read may be a revocation we miss.
     if (malformed) this.#o.onError?.(new Error(`revocation feed: ${malformed} malformed entries skipped`));
     return applied;

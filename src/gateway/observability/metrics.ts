@@ -4,7 +4,7 @@
  * cached so the hot path does one map lookup per observation; consumers beyond a cap share one label so
  * an attacker cannot grow the series without bound.
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type DenialReason =
   | 'authn'
@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly #requestChildren = new Map<string, { inc(): void }>();
   readonly #durationChildren = new Map<string, { observe(v: number): void }>();
   readonly #consumers = new Set<string>();
+  #feedStaleness: (() => number) | undefined;
 
   constructor() {
     this.#requests = new Counter({
@@ -79,6 +80,25 @@ export class GatewayMetrics {
 
   denial(reason: DenialReason, route: string): void {
     this.#denials.labels(reason, route).inc();
+  }
+
+  /**
+   * Publishes `bulwark_gateway_revocation_feed_stale_seconds` from `staleSeconds` (only with a feed: a
+   * gateway without one must not report a reassuring 0).
+   */
+  watchRevocationFeed(staleSeconds: () => number): void {
+    if (this.#feedStaleness === undefined) {
+      const metrics = this;
+      new Gauge({
+        name: 'bulwark_gateway_revocation_feed_stale_seconds',
+        help: "Seconds since identity's revocation feed last answered: revocations made since are not known here (alert on it).",
+        registers: [this.registry],
+        collect() {
+          if (metrics.#feedStaleness) this.set(metrics.#feedStaleness());
+        },
+      });
+    }
+    this.#feedStaleness = staleSeconds;
   }
 
   reload(result: 'applied' | 'rejected'): void {
