@@ -16,17 +16,7 @@ import { TILE_BYTES, TILE_WIDTH } from '../log/tile-tree.ts';
 import { openCheckpoint } from '../verifier/checkpoint.ts';
 import { formatProofBundle } from '../verifier/proof-bundle.ts';
 import type { AuditContext } from './audit-context.ts';
-
-/**
- * Indexes and sizes: exact in a double, and inside PostgreSQL's bigint (a larger number reached SQL as a
- * parameter PostgreSQL refused, a 500).
- */
-export const uint = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-/** Record ids as the record schema allows them (a NUL reached PostgreSQL text, a 500). */
-export const recordIdParams = {
-  type: 'object',
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{8,128}$' } },
-} as const;
+import { recordIdParams, uint } from './param-schemas.ts';
 
 /**
  * tlog-tiles index encoding: groups of three digits, all but the last prefixed with `x`, no leading `x000`

@@ -6,10 +6,7 @@ import { auditError } from '../errors.ts';
 import { type LoggedRecord, toCef, toEcs, toSyslog } from '../export/event-formats.ts';
 import { minIndex, recordById, SEGMENT_MAX, searchTerm } from '../log/record-store.ts';
 import type { AuditContext } from './audit-context.ts';
-import { recordIdParams, uint } from './proof-routes.ts';
-
-// PostgreSQL text cannot hold a NUL (no stored value has one): it reached SQL as a parameter, a 500.
-const term = (maxLength: number) => ({ type: 'string', maxLength, pattern: '^[^\\u0000]*$' }) as const;
+import { recordIdParams, textWithoutNul as term, uint } from './param-schemas.ts';
 
 const filterProperties = {
   from: { type: 'string', format: 'date-time' },

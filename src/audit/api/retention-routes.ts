@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { minIndex } from '../log/record-store.ts';
 import type { Retention } from '../retention/retention.ts';
 import type { AuditContext } from './audit-context.ts';
-import { uint } from './proof-routes.ts';
+import { textWithoutNul, uint } from './param-schemas.ts';
 
 export function retentionRoutes(ctx: AuditContext, retention: Retention): FastifyPluginAsync {
   return async (app) => {
@@ -27,7 +27,7 @@ export function retentionRoutes(ctx: AuditContext, retention: Retention): Fastif
               fromIndex: uint,
               toIndex: uint,
               // PostgreSQL text cannot hold a NUL: it reached the INSERT and came back as a 500.
-              reason: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[^\\u0000]*$' },
+              reason: textWithoutNul(1024, 1),
             },
           },
         },

@@ -46,7 +46,8 @@ const TOP_KEYS = new Set([
 ]);
 const ACTOR_TYPES = new Set(['user', 'service', 'client', 'system']);
 const OUTCOMES = new Set(['success', 'failure', 'unknown']);
-const ID = /^[A-Za-z0-9._:-]{8,128}$/;
+/** A record id: what clients may choose (and what routes taking an id accept). */
+export const RECORD_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 const ACTION = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+){0,7}$/;
 const CATEGORY = /^[a-z][a-z0-9_-]{0,63}$/;
 const TOKEN = /^[A-Za-z0-9._:/@-]{1,128}$/;
@@ -97,7 +98,7 @@ const SOURCE_KEYS = new Set(['component', 'ip']);
  */
 export function normaliseRecord(input: unknown, field: string, options: NormaliseOptions): AuditRecord {
   const e = object(input, field, TOP_KEYS) as Partial<AuditEvent> & Record<string, unknown>;
-  const id = e.id === undefined ? serverId() : text(e.id, `${field}.id`, 128, ID);
+  const id = e.id === undefined ? serverId() : text(e.id, `${field}.id`, 128, RECORD_ID);
   let time: string;
   if (e.time === undefined) time = new Date(options.now).toISOString();
   else {
