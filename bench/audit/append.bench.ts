@@ -8,6 +8,7 @@
  *  3. `verify` of the whole appended log over HTTPS;
  *  4. inclusion proofs in a tile tree of AUDIT_BENCH_PROOF_SIZE leaves (default 10,000,000) on SQLite.
  * Usage: node_modules/.bin/node bench/audit/append.bench.ts [records=1000000]
+ * AUDIT_BENCH_INGEST_ONLY=1 runs only (1) and prints its rate and CPU per record, for A/B runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -289,6 +290,15 @@ async function benchProofs(dir: string) {
 const dir = mkdtempSync(join(tmpdir(), 'bulwark-audit-bench-'));
 try {
   const ingest = await benchIngest(dir);
+  if (process.env['AUDIT_BENCH_INGEST_ONLY']) {
+    // For A/B runs of the append path: the ingest lines only, nothing else run.
+    ingest.child.kill('SIGTERM');
+    const perRecord = ((ingest.cpu.audit * 1e6) / TOTAL).toFixed(1);
+    console.log(
+      `audit ingest: ${Math.round(ingest.rate)} records/s, audit CPU ${perRecord} us/record, client ${((ingest.cpu.client * 1e6) / TOTAL).toFixed(1)} us/record, ack -> checkpoint p99 ${ingest.p99.toFixed(0)} ms`,
+    );
+    process.exit(0);
+  }
   const baseline = benchBaseline(dir);
   const floor = await benchFloor(dir);
   const verify = await benchVerify(ingest.url, ingest.ca, dir, ingest.child.pid!);

@@ -254,6 +254,26 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.throws(() => verifyProofBundle(forged, key), { code: 'inclusion_failed' });
     });
 
+    it('stores text outside ASCII byte for byte: what is hashed is what is kept and served', async () => {
+      const texts = ['Zoë Ångström', '日本語のユーザー', 'emoji 😀 and a lone \u00a0 space'];
+      const batch = texts.map((t) =>
+        event({ actor: { type: 'user', id: 'u-1', name: t }, details: { note: t } }),
+      );
+      // ASCII records around them, so the multi-byte ones sit mid-segment as well as at its ends.
+      const records = [event(), ...batch, event()];
+      const res = await call(f, 'POST', '/audit/v1/records', { records });
+      assert.equal(res.status, 200, res.text);
+      const key = parseVerifierKey((await call(f, 'GET', '/audit/v1/log-key')).text);
+      for (const [k, e] of batch.entries()) {
+        const bundle = (await call(f, 'GET', `/audit/v1/records/${e['id']}/proof`)).text;
+        const leaf = JSON.parse(verifyProofBundle(bundle, key).leaf.toString('utf8'));
+        assert.equal(leaf.actor.name, texts[k]);
+        assert.deepEqual(leaf.details, { note: texts[k] });
+      }
+      const first = res.json().results[0].index as number;
+      const lines = (await call(f, 'GET', `/audit/v1/entries?start=${first}&limit=5`)).text.split('\n');
+      assert.equal(JSON.parse(lines[2]!.slice(lines[2]!.indexOf(' ') + 1)).details.note, texts[1]);
+    });
     it('answers 400 or 404, never 500, for numbers and text the database cannot hold', async () => {
       // Beyond PostgreSQL's bigint (or not an integer once parsed), and NUL characters, which its text
       // cannot hold: each reached SQL as a parameter and came back as a 500.

@@ -21,6 +21,7 @@ import {
   SEGMENT_MAX,
   type Segment,
   searchTerm,
+  segmentBodies,
 } from './record-store.ts';
 import { SqliteWriter } from './sqlite-writer.ts';
 import { type FullTile, TileTree } from './tile-tree.ts';
@@ -139,15 +140,18 @@ export class AuditLog {
       // Groups commit one after another and only this process appends, so the read connection sees every
       // id committed before this group.
       // Leaf hashing happens in the writer thread too.
-      const plan = await this.#plan(this.store, group, false);
+      const plan = await this.#plan(this.store, group);
       step = this.tree.prepare(await writer.hash(plan.segments));
       await writer.write(step.tiles);
       results = plan.results;
     } else {
       [results, step] = await this.store.transaction(async (tx) => {
-        const plan = await this.#plan(tx, group, true);
-        const prepared = this.tree.prepare(plan.leaves);
-        await insertSegments(tx, plan.segments);
+        const plan = await this.#plan(tx, group);
+        const bodies = plan.segments.map(segmentBodies);
+        const leaves: Buffer[] = [];
+        for (const text of bodies) for (const body of text.split('\n')) leaves.push(leafHash(body));
+        const prepared = this.tree.prepare(leaves);
+        await insertSegments(tx, plan.segments, bodies);
         await insertTiles(tx, prepared.tiles);
         return [plan.results, prepared] as const;
       });
@@ -162,12 +166,10 @@ export class AuditLog {
   async #plan(
     tx: Queryable,
     group: Pending[],
-    hashLeaves: boolean,
-  ): Promise<{ results: (AppendResult[] | Error)[]; segments: Segment[]; leaves: Buffer[] }> {
+  ): Promise<{ results: (AppendResult[] | Error)[]; segments: Segment[] }> {
     const ids = [...new Set(group.flatMap((p) => p.records.map((r) => r.id)))];
     const existing = await findByIds(tx, ids);
     const builders: SegmentBuilder[] = [];
-    const leaves: Buffer[] = [];
     const seen = new Map<string, { index: number; record: LogEntry }>();
     let next = this.tree.size;
     const results: (AppendResult[] | Error)[] = [];
@@ -215,15 +217,13 @@ export class AuditLog {
           seg = new SegmentBuilder(index, record.time);
           builders.push(seg);
         }
-        const body = record.head + index + record.tail;
-        seg.add(record, body);
-        if (hashLeaves) leaves.push(leafHash(body));
+        seg.add(record);
         seen.set(record.id, { index, record });
         out.push({ id: record.id, index, duplicate: false });
       }
       results.push(out);
     }
-    return { results, segments: builders.map((b) => b.build()), leaves };
+    return { results, segments: builders.map((b) => b.build()) };
   }
 }
 
@@ -232,7 +232,8 @@ class SegmentBuilder {
   readonly #first: number;
   #minTime: string;
   #maxTime: string;
-  readonly #bodies: string[] = [];
+  readonly #heads: string[] = [];
+  readonly #tails: string[] = [];
   readonly #ids: string[] = [];
   readonly #terms = new Set<string>();
   #last: LogEntry | undefined;
@@ -244,11 +245,12 @@ class SegmentBuilder {
   }
 
   get size(): number {
-    return this.#bodies.length;
+    return this.#ids.length;
   }
 
-  add(r: LogEntry, body: string): void {
-    this.#bodies.push(body);
+  add(r: LogEntry): void {
+    this.#heads.push(r.head);
+    this.#tails.push(r.tail);
     this.#ids.push(r.id);
     if (r.time < this.#minTime) this.#minTime = r.time;
     if (r.time > this.#maxTime) this.#maxTime = r.time;
@@ -266,11 +268,12 @@ class SegmentBuilder {
   build(): Segment {
     return {
       first: this.#first,
-      n: this.#bodies.length,
+      n: this.#ids.length,
       minTime: this.#minTime,
       maxTime: this.#maxTime,
-      bodies: this.#bodies.join('\n'),
-      ids: this.#ids.join('\n'),
+      heads: this.#heads,
+      tails: this.#tails,
+      ids: this.#ids,
       terms: [...this.#terms],
     };
   }

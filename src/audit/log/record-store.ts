@@ -9,18 +9,28 @@ import type { FullTile } from './tile-tree.ts';
 
 /**
  * One ingest batch as stored: the canonical leaf bodies of consecutive records from `first`, joined by
- * newlines (canonical JSON never holds a raw newline), and likewise their ids (the id syntax has no newline).
- * Joined strings cross to the writer thread as two copies instead of thousands of small strings.
+ * newlines (canonical JSON never holds a raw newline), and their ids. Until it is written, a segment holds
+ * each record's leaf data cut where its index goes (`heads[i] + (first + i) + tails[i]`, see `leafParts`):
+ * short strings cross to the writer thread cheaply, and the writer lays the bodies out as bytes in a reused
+ * buffer (sqlite-writer-worker.ts) instead of a fresh string of hundreds of kilobytes per batch.
  */
 export interface Segment {
   first: number;
   n: number;
   minTime: string;
   maxTime: string;
-  bodies: string;
-  ids: string;
+  heads: string[];
+  tails: string[];
+  ids: string[];
   /** Distinct search terms (`<field>=<value>`) of the segment's records. */
   terms: string[];
+}
+
+/** The stored text of a segment: its records' leaf bodies, joined by newlines. */
+export function segmentBodies(seg: Segment): string {
+  const bodies: string[] = new Array(seg.n);
+  for (let i = 0; i < seg.n; i++) bodies[i] = seg.heads[i]! + (seg.first + i) + seg.tails[i]!;
+  return bodies.join('\n');
 }
 
 /** Most records in one segment (a larger batch is split), so that reading one record stays cheap. */
@@ -31,13 +41,24 @@ export function searchTerm(field: string, value: string): string {
   return `${field}=${value}`;
 }
 
-export async function insertSegments(tx: Queryable, segments: readonly Segment[]): Promise<void> {
-  for (const seg of segments) {
+/**
+ * Inserts segments with their ids and terms. `bodies[k]` is segment k's stored text, as a string or, on
+ * SQLite only, as its UTF-8 bytes (stored as TEXT all the same).
+ */
+export async function insertSegments(
+  tx: Queryable,
+  segments: readonly Segment[],
+  bodies: readonly (string | Uint8Array)[],
+): Promise<void> {
+  for (const [k, seg] of segments.entries()) {
+    const text = bodies[k]!;
+    // CAST keeps the column TEXT (readers split it as a string) for bytes bound as a BLOB: same bytes.
+    const value = typeof text === 'string' ? '?' : 'CAST(? AS TEXT)';
     await tx.execute(
-      'INSERT INTO audit_segment (first_idx, n, min_time, max_time, bodies) VALUES (?, ?, ?, ?, ?)',
-      [seg.first, seg.n, seg.minTime, seg.maxTime, seg.bodies],
+      `INSERT INTO audit_segment (first_idx, n, min_time, max_time, bodies) VALUES (?, ?, ?, ?, ${value})`,
+      [seg.first, seg.n, seg.minTime, seg.maxTime, text],
     );
-    const ids = seg.ids.split('\n');
+    const ids = seg.ids;
     for (let i = 0; i < ids.length; i += IDS_PER_STATEMENT) {
       const n = Math.min(IDS_PER_STATEMENT, ids.length - i);
       const params: SqlValue[] = new Array(n * 2);
