@@ -314,7 +314,7 @@ try {
   console.log(`baseline plain SQLite inserts (same rows, no hashing, no HTTP):  ${f(baseline)} records/s`);
   console.log(`ratio audit / baseline: ${(ingest.rate / baseline).toFixed(2)}`);
   console.log(
-    `Node floor (HTTPS, parse, SHA-256 per record, append + fsync per batch; no validation, no tree): ${f(floor.rate)} records/s over ${f(Math.min(TOTAL, 300_000))} (server CPU ${floor.cpu.server.toFixed(1)} s, client ${floor.cpu.client.toFixed(1)} s, over ${floor.seconds.toFixed(1)} s); ratio audit / floor: ${(ingest.rate / floor.rate).toFixed(2)}`,
+    `Node floor (HTTPS, parse, SHA-256 per record, append + fsync, group commit; no validation, no tree): ${f(floor.rate)} records/s over ${f(Math.min(TOTAL, 300_000))} (server CPU ${floor.cpu.server.toFixed(1)} s, client ${floor.cpu.client.toFixed(1)} s, over ${floor.seconds.toFixed(1)} s); ratio audit / floor: ${(ingest.rate / floor.rate).toFixed(2)}`,
   );
   console.log(`ack -> signed checkpoint: p50 ${ingest.p50.toFixed(0)} ms, p99 ${ingest.p99.toFixed(0)} ms`);
   console.log(
