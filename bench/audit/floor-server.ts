@@ -8,7 +8,8 @@
  */
 import { hash } from 'node:crypto';
 import { fsync, openSync, write } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:https';
+import type { ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
