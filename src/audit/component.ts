@@ -93,6 +93,7 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
         {
           maxBatch: settings.maxBatch,
           maxClockSkewMs: settings.maxClockSkewMs,
+          retentionDays: settings.retentionDays,
           lists: {
             secretKeys: settings.secretKeys,
             hashKeys: settings.hashKeys,

@@ -4,6 +4,7 @@ import { errorFactory } from '../core/errors.ts';
 export const AUDIT_ERRORS = {
   audit_schema: { status: 400, title: 'An audit record violates the record schema' },
   audit_secret_refused: { status: 400, title: 'An audit record carries a secret, which the log refuses' },
+  audit_expired: { status: 400, title: "An audit record is older than its category's retention" },
   audit_id_conflict: { status: 409, title: 'A record with this id exists with different content' },
   audit_not_found: { status: 404, title: 'No such record, index or checkpoint' },
   audit_range: { status: 400, title: 'The requested index or tree size is outside the log' },

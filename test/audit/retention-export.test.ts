@@ -24,6 +24,8 @@ import {
 const sink = { write: () => true } as unknown as NodeJS.WritableStream;
 const NOW = Date.UTC(2026, 5, 1);
 const at = (y: number) => new Date(Date.UTC(y, 0, 1)).toISOString();
+/** A day after `at(y)`: when records dated `at(y)` are appended (a record past its retention is refused). */
+const dayAfter = (y: number) => Date.UTC(y, 0, 2);
 
 async function post(f: AuditFixture, records: Record<string, unknown>[]): Promise<void> {
   for (let i = 0; i < records.length; i += 1000) {
@@ -63,17 +65,16 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
 
     it('prunes only by moving the minimum index forward, stops at the first record still retained, and the log still verifies', async () => {
-      const f = await startAudit(engine, {
-        clock: new ManualClock(NOW),
-        settings: { checkpointIntervalMs: 20 },
-      });
+      const clock = new ManualClock(dayAfter(2020));
+      const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
       fixtures.push(f);
       const records = [
         ...Array.from({ length: 600 }, () => event({ time: at(2020), category: 'default' })),
-        event({ time: at(2024), category: 'financial' }), // 7 years: kept until 2031
+        event({ time: at(2020), category: 'financial' }), // 7 years: kept until 2027
         ...Array.from({ length: 300 }, () => event({ time: at(2020) })),
       ];
       await post(f, records);
+      clock.advance(NOW - clock.now());
       const res = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
       assert.deepEqual(
         res,
@@ -87,18 +88,28 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal(report.minIndex, 512);
       const prune = (await call(f, 'GET', '/audit/v1/records?action=audit.retention.prune')).json();
       assert.equal(prune.records.length, 1, 'pruning is itself audited');
+      // A late retry of pruned records (a client's spool, a replayed batch) is refused, not stored again,
+      // on the ingest thread and on the event loop's path (the word `constructor` sends a body there).
+      const size = (await call(f, 'GET', '/audit/v1/retention')).json().size;
+      for (const batch of [records.slice(0, 3), [{ ...records[1]!, reason: 'constructor' }]]) {
+        const fresh = event({ time: at(2026) });
+        const retry = await call(f, 'POST', '/audit/v1/records', { records: [fresh, ...batch] });
+        assert.equal(retry.status, 400, retry.text);
+        assert.equal(retry.json().code, 'audit_expired');
+        assert.equal(retry.json().field, 'records[1].time');
+      }
+      assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, size, 'nothing stored');
     });
 
     it('never prunes records under a legal hold', async () => {
-      const f = await startAudit(engine, {
-        clock: new ManualClock(NOW),
-        settings: { checkpointIntervalMs: 20 },
-      });
+      const clock = new ManualClock(dayAfter(2019));
+      const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
       fixtures.push(f);
       await post(
         f,
         Array.from({ length: 1100 }, () => event({ time: at(2019), category: 'health' })),
       );
+      clock.advance(NOW - clock.now());
       const hold = await call(f, 'POST', '/audit/v1/holds', {
         category: 'health',
         fromIndex: 700,
@@ -117,13 +128,15 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     it('never prunes past a legal hold placed while a prune is scanning', async () => {
       // The hold arrives right after the prune has read the holds, while it scans 20,000 expired records.
       const started = Date.now();
-      const clock = pruneClock(() => NOW + (Date.now() - started));
+      let base = dayAfter(2019);
+      const clock = pruneClock(() => base + (Date.now() - started));
       const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
       fixtures.push(f);
       await post(
         f,
         Array.from({ length: 20_000 }, () => event({ time: at(2019), category: 'health' })),
       );
+      base = NOW;
       let hold: Promise<{ status: number; answeredAt: number }> | undefined;
       clock.onPrune = () => {
         hold = call(f, 'POST', '/audit/v1/holds', { fromIndex: 0, reason: 'litigation 43' }).then((r) => ({
@@ -145,7 +158,8 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
 describe('retention with two audit processes on one PostgreSQL log', () => {
   it('never prunes past a legal hold another process placed while this one scanned', async () => {
     const started = Date.now();
-    const base = { now: () => NOW + (Date.now() - started) };
+    let from = dayAfter(2019);
+    const base = { now: () => from + (Date.now() - started) };
     const a = await startAudit('postgres', { clock: base, settings: { checkpointIntervalMs: 20 } });
     const name = a.definition.name;
     const clock = pruneClock(base.now);
@@ -157,6 +171,7 @@ describe('retention with two audit processes on one PostgreSQL log', () => {
         a,
         Array.from({ length: 20_000 }, () => event({ time: at(2019), category: 'health' })),
       );
+      from = NOW;
       // A replica (or a second replica's prune timer) on the same log: holds go to one, a prune runs on the other.
       b = await startAudit('postgres', { name, clock, settings: { checkpointIntervalMs: 60_000 } });
       let hold: Promise<{ status: number; answeredAt: number }> | undefined;

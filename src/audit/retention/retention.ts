@@ -11,9 +11,7 @@ import type { AuditContext } from '../api/audit-context.ts';
 import { auditError } from '../errors.ts';
 import { bodiesFrom, minIndex, SEGMENT_MAX } from '../log/record-store.ts';
 import { TILE_WIDTH } from '../log/tile-tree.ts';
-import type { AuditRecord } from '../record/record-schema.ts';
-
-const DAY_MS = 86_400_000;
+import { type AuditRecord, expired, retentionDaysOf } from '../record/record-schema.ts';
 
 export interface LegalHold {
   id: string;
@@ -63,8 +61,7 @@ export class Retention {
   }
 
   retentionDays(category: string): number {
-    const days = this.#ctx.settings.retentionDays;
-    return days[category] ?? days['default'] ?? 365;
+    return retentionDaysOf(this.#ctx.settings.retentionDays, category);
   }
 
   async holds(): Promise<LegalHold[]> {
@@ -143,8 +140,8 @@ export class Retention {
       if (rows.length === 0) break;
       for (const r of rows) {
         const { time, category } = JSON.parse(r.body) as { time: string; category: string };
-        const expired = Date.parse(time) + this.retentionDays(category) * DAY_MS <= now;
-        if (!expired || holds.some((h) => held(h, r.idx, category))) {
+        const gone = expired(this.#ctx.settings.retentionDays, category, Date.parse(time), now);
+        if (!gone || holds.some((h) => held(h, r.idx, category))) {
           stop = r.idx;
           break scan;
         }

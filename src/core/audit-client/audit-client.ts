@@ -54,7 +54,7 @@ class Unreachable extends Error {}
 const MAX_QUEUED_BATCHES = 8;
 
 /** Codes that mean "this record will never be accepted"; anything else is worth retrying. */
-const REFUSED = new Set(['audit_schema', 'audit_secret_refused', 'audit_id_conflict']);
+const REFUSED = new Set(['audit_schema', 'audit_secret_refused', 'audit_expired', 'audit_id_conflict']);
 
 interface Problem {
   code?: string;
