@@ -230,6 +230,68 @@ describe('tamper suite (SQLite)', () => {
     await f.stop();
   });
 
+  /** Rewrites every stored record (failures become successes) with level-0 tiles to match; deletes every checkpoint. */
+  function rewriteWhole(f: AuditFixture): void {
+    const db = attacker(f);
+    const segments = db.prepare('SELECT first_idx, bodies FROM audit_segment ORDER BY first_idx').all() as {
+      first_idx: number;
+      bodies: string;
+    }[];
+    const leaves: Buffer[] = [];
+    for (const seg of segments) {
+      const bodies = seg.bodies
+        .split('\n')
+        .map((b) => b.replace('"outcome":"failure"', '"outcome":"success"'));
+      db.prepare('UPDATE audit_segment SET bodies = ? WHERE first_idx = ?').run(
+        bodies.join('\n'),
+        seg.first_idx,
+      );
+      leaves.push(...bodies.map((b) => leafHash(b)));
+    }
+    const tiles = db.prepare('SELECT idx FROM audit_tile WHERE level = 0').all() as { idx: number }[];
+    for (const { idx } of tiles)
+      db.prepare('UPDATE audit_tile SET hashes = ? WHERE level = 0 AND idx = ?').run(
+        Buffer.concat(leaves.slice(idx * 256, idx * 256 + 256)),
+        idx,
+      );
+    db.exec('DELETE FROM audit_checkpoint');
+    db.close();
+  }
+
+  it('detects a log rewritten whole, re-hashed, with every checkpoint deleted and no anchors', async () => {
+    const f = await startAudit('sqlite', { settings: { ...SETTINGS, anchorIntervalMs: 0 } });
+    try {
+      // 256 records: one full tile, no partial tile served from the service's memory to give it away.
+      await fill(f, 2, 128);
+      rewriteWhole(f);
+      const r = await verify(f);
+      assert.equal(r.ok, false, 'every record re-hashes, but nothing signed vouches for any of them');
+      assert.deepEqual([r.failure?.code, r.failure?.index], ['unsigned', 0]);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('does not sign a log rewritten whole with its checkpoints deleted when restarted: the newest anchor disagrees', async () => {
+    let f = await startAudit('sqlite', { settings: SETTINGS });
+    try {
+      await fill(f, 2, 128);
+      f = await f.restart(); // the latest checkpoint is anchored on the way down
+      rewriteWhole(f);
+      f = await f.restart();
+      assert.equal((await call(f, 'GET', '/readyz')).status, 503, 'log-integrity: false');
+      await fill(f, 1, 10);
+      assert.equal(
+        (await call(f, 'GET', '/audit/v1/checkpoints')).json().checkpoints.length,
+        0,
+        'nothing signed',
+      );
+      assert.equal((await verify(f)).ok, false);
+    } finally {
+      await f.stop();
+    }
+  });
+
   it('detects a rollback to an older copy of the database through the anchored checkpoints', async () => {
     let f = await startAudit('sqlite', { settings: SETTINGS });
     await fill(f, 3);

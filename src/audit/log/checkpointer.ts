@@ -12,6 +12,7 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -55,26 +56,36 @@ export class Checkpointer {
     return this.#latest;
   }
 
-  /** Loads the latest checkpoint and checks it against the tree rebuilt from storage. */
+  /**
+   * Loads the latest checkpoint and checks it, and the newest anchor, against the tree rebuilt from storage.
+   * The anchor matters when the database's owner deleted the stored checkpoints: without it, a log rewritten
+   * whole would be signed afresh at the next start.
+   */
   async init(): Promise<void> {
     this.#latest = await latestCheckpoint(this.#o.store);
-    const cp = this.#latest;
-    if (cp) {
-      try {
-        const opened = openCheckpoint(cp.note, this.#o.signer, this.#o.origin);
-        const root = cp.size <= this.#o.log.size ? await this.#o.log.tree.root(cp.size) : undefined;
-        if (!root?.equals(opened.root)) this.integrity = false;
-      } catch {
-        this.integrity = false;
-      }
-      if (!this.integrity) {
-        this.#o.logger.error(
-          { size: cp.size, logSize: this.#o.log.size },
-          'audit log does not match its latest checkpoint; run `bulwark audit verify`',
-        );
-      }
+    for (const [what, note] of [
+      ['latest checkpoint', this.#latest?.note],
+      ['newest anchor', newestAnchor(this.#o.anchorDirectory)],
+    ] as const) {
+      if (note === undefined || (await this.#matches(note))) continue;
+      this.integrity = false;
+      this.#o.logger.error(
+        { logSize: this.#o.log.size },
+        `audit log does not match its ${what}; run \`bulwark audit verify\``,
+      );
     }
     await this.tick();
+  }
+
+  /** Whether a signed checkpoint is ours and its root is the stored tree's at its size. */
+  async #matches(note: string): Promise<boolean> {
+    try {
+      const opened = openCheckpoint(note, this.#o.signer, this.#o.origin);
+      if (opened.size > this.#o.log.size) return false;
+      return (await this.#o.log.tree.root(opened.size)).equals(opened.root);
+    } catch {
+      return false;
+    }
   }
 
   /** Issues a checkpoint right after a commit when the last one is at least one interval old. */
@@ -182,6 +193,21 @@ function writeAnchor(path: string, note: string): 'written' | 'present' | 'forei
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+const ANCHOR_NAME = /^checkpoint-\d{12}$/;
+
+/** The note of the largest anchor in `dir` (names sort by size), or undefined when there is none. */
+function newestAnchor(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => ANCHOR_NAME.test(n));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const newest = names.sort().at(-1);
+  return newest === undefined ? undefined : readOwnFile(join(dir, newest));
 }
 
 /** The text of a regular file, or undefined for a symlink (not followed) or anything else. */

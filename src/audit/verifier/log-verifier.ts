@@ -232,6 +232,14 @@ async function checkRecords(source: LogSource, o: VerifyLogOptions, c: RecordChe
       `the log holds ${size} records but a trusted checkpoint covers ${trusted}: it was truncated or rolled back`,
     );
   report.unsignedTail = size - trusted;
+  // Every record re-hashed fine, but against nothing: a log whose checkpoints were all removed (and that
+  // has no anchors) would otherwise pass as a log whose records are merely waiting for a signature.
+  if (trusted === 0 && size > report.minIndex)
+    return fail(
+      'unsigned',
+      report.minIndex,
+      `no signed checkpoint covers any of the ${size - report.minIndex} records, so none can be trusted (a new log signs its first within checkpointIntervalMs)`,
+    );
   return report;
 }
 

@@ -16,7 +16,9 @@ export type VerificationCode =
   | 'record_mismatch'
   | 'missing_record'
   | 'rolled_back'
-  | 'root_mismatch';
+  | 'root_mismatch'
+  /** Records, and not one signed checkpoint (stored or anchored) that covers any of them. */
+  | 'unsigned';
 
 export class VerificationError extends Error {
   readonly code: VerificationCode;
