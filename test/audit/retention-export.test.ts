@@ -101,6 +101,26 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       assert.equal((await call(f, 'GET', '/audit/v1/retention')).json().size, size, 'nothing stored');
     });
 
+    it('keeps a category named like an Object.prototype member for the default retention, not for ever', async () => {
+      // `constructor` passes the category syntax; looked up as retentionDays['constructor'] it found
+      // Object.prototype.constructor, so its records never expired: one such record stopped every prune
+      // there for good, and a late retry of it was never refused.
+      const clock = new ManualClock(dayAfter(2020));
+      const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });
+      fixtures.push(f);
+      const records = [
+        event({ time: at(2020), category: 'constructor' }),
+        ...Array.from({ length: 300 }, () => event({ time: at(2020) })),
+      ];
+      await post(f, records);
+      clock.advance(NOW - clock.now());
+      const res = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
+      assert.deepEqual(res, { minIndex: 256, previous: 0 });
+      const retry = await call(f, 'POST', '/audit/v1/records', { records: [records[0]] });
+      assert.equal(retry.status, 400, retry.text);
+      assert.equal(retry.json().code, 'audit_expired');
+    });
+
     it('never prunes records under a legal hold', async () => {
       const clock = new ManualClock(dayAfter(2019));
       const f = await startAudit(engine, { clock, settings: { checkpointIntervalMs: 20 } });

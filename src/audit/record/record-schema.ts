@@ -75,9 +75,13 @@ export interface NormaliseOptions {
 
 const DAY_MS = 86_400_000;
 
-/** Days a category is kept under `retentionDays` (the `default` entry, else one year). */
+/**
+ * Days a category is kept under `retentionDays` (the `default` entry, else one year). Own entries only: a
+ * category may be named `constructor`, and Object.prototype's member of that name is no number of days.
+ */
 export function retentionDaysOf(retentionDays: Readonly<Record<string, number>>, category: string): number {
-  return retentionDays[category] ?? retentionDays['default'] ?? 365;
+  const own = (key: string) => (Object.hasOwn(retentionDays, key) ? retentionDays[key] : undefined);
+  return own(category) ?? own('default') ?? 365;
 }
 
 /** Whether a record of `category` dated `timeMs` is past its retention at `now` (what pruning removes). */
