@@ -48,4 +48,34 @@ describe('tile tree', () => {
       );
     }
   });
+
+  it('forgets a prepared group whose transaction failed: the next group gets tiles and roots of its own leaves', async () => {
+    // A group whose COMMIT fails (disk full, a busy timeout, a lost PostgreSQL connection) is prepared and
+    // never committed; its records are retried, usually in another order or with other batches.
+    const stored = new Map<string, Buffer>();
+    const tree = await TileTree.load(
+      0,
+      async (level, index) => stored.get(`${level}/${index}`),
+      async () => [],
+    );
+    const first = Array.from({ length: 100 }, (_, i) => leafHash(`a${i}`));
+    const step = tree.prepare(first);
+    step.commit();
+    const failed = tree.prepare(Array.from({ length: 156 }, (_, i) => leafHash(`failed${i}`)));
+    assert.equal(failed.tiles.length, 1, 'the failed group completed a tile');
+    const retried = Array.from({ length: 156 }, (_, i) => leafHash(`retried${i}`));
+    const ok = tree.prepare(retried);
+    for (const t of ok.tiles) stored.set(`${t.level}/${t.index}`, t.hashes);
+    ok.commit();
+    const leaves = [...first, ...retried];
+    const reference = memoryNodes(leaves);
+    assert.deepEqual(await tree.root(), await rangeHash(reference, 0, 256));
+    const expected = await TileTree.load(
+      0,
+      async () => undefined,
+      async () => [],
+    );
+    const all = expected.prepare(leaves);
+    assert.deepEqual(ok.tiles[0]!.hashes, all.tiles[0]!.hashes, 'stored tile with its interior nodes');
+  });
 });

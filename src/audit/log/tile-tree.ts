@@ -70,8 +70,13 @@ export class Tile {
     return h;
   }
 
+  /**
+   * A new tile with `more` entries appended. The memo is copied, not shared: the extended tile belongs to a
+   * prepared group that may never commit, and nodes it memoises over its new entries would otherwise be
+   * taken by the next group extending the same committed tile with other leaves.
+   */
   extend(more: Buffer[]): Tile {
-    return new Tile([...this.entries, ...more], this.#memo);
+    return new Tile([...this.entries, ...more], new Map(this.#memo));
   }
 
   blob(): Buffer {
