@@ -101,34 +101,39 @@ export class AuditLog {
   appendEntries(records: LogEntry[]): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ records, resolve, reject });
-      this.#writing ??= this.#drain().finally(() => {
-        this.#writing = undefined;
-      });
+      this.#writing ??= this.#drain();
     });
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group: Pending[] = [];
-      let count = 0;
-      while (
-        this.#queue.length > 0 &&
-        (group.length === 0 || count + this.#queue[0]!.records.length <= GROUP_LIMIT)
-      ) {
-        const next = this.#queue.shift()!;
-        group.push(next);
-        count += next.records.length;
+    // The queue is let go of in the same step that finds it empty. Cleared in a reaction after this
+    // function's promise settled, it stayed taken while the callers resolved by the last group ran first:
+    // an append one of them made then was queued behind a drain that had ended, and waited for the next.
+    try {
+      while (this.#queue.length > 0) {
+        const group: Pending[] = [];
+        let count = 0;
+        while (
+          this.#queue.length > 0 &&
+          (group.length === 0 || count + this.#queue[0]!.records.length <= GROUP_LIMIT)
+        ) {
+          const next = this.#queue.shift()!;
+          group.push(next);
+          count += next.records.length;
+        }
+        try {
+          const results = await this.#commit(group);
+          group.forEach((p, i) => {
+            const r = results[i]!;
+            if (r instanceof Error) p.reject(r);
+            else p.resolve(r);
+          });
+        } catch (err) {
+          for (const p of group) p.reject(err);
+        }
       }
-      try {
-        const results = await this.#commit(group);
-        group.forEach((p, i) => {
-          const r = results[i]!;
-          if (r instanceof Error) p.reject(r);
-          else p.resolve(r);
-        });
-      } catch (err) {
-        for (const p of group) p.reject(err);
-      }
+    } finally {
+      this.#writing = undefined;
     }
   }
 
