@@ -1,15 +1,26 @@
 /**
  * The log's append queue, on a SQLite file (the writer thread) and in memory (appends on the event loop).
+ *
+ * A late retry that passed the expiry check just before a prune removed the ids it would have matched:
+ * the check reads the clock when the request arrives, the prune reads it later and removes the ids of
+ * what expired in between, so the retry reached the log as a new record, stored twice.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import type { AuditContext } from '../../src/audit/api/audit-context.ts';
 import { AuditLog } from '../../src/audit/log/audit-log.ts';
+import { logEntry } from '../../src/audit/log/log-entry.ts';
 import { AUDIT_MIGRATIONS } from '../../src/audit/log/migrations.ts';
-import type { AuditRecord } from '../../src/audit/record/record-schema.ts';
+import { type AuditRecord, normaliseRecord } from '../../src/audit/record/record-schema.ts';
+import { sensitivePolicy } from '../../src/audit/record/sensitive-fields.ts';
+import { Retention } from '../../src/audit/retention/retention.ts';
 import { SqliteStore } from '../../src/core/index.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2020, 0, 1);
 
 describe('appends one after another', () => {
   for (const where of ['file', 'memory']) {
@@ -40,4 +51,54 @@ describe('appends one after another', () => {
       }
     });
   }
+});
+
+describe('retention racing a late retry', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prune-race-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a retry that a prune made expired after its check, instead of storing it again', async () => {
+    const store = new SqliteStore({ directory: dir, namespace: 'audit' });
+    await store.migrate(AUDIT_MIGRATIONS);
+    const log = await AuditLog.open(store);
+    try {
+      const retentionDays = { default: 365 };
+      const policy = sensitivePolicy({ secretKeys: [], hashKeys: [], maskKeys: [] }, Buffer.alloc(32));
+      let now = T0 + DAY;
+      const options = () => ({ policy, now, maxClockSkewMs: 300_000, retentionDays });
+      const raw = (i: number) => ({
+        id: `rec-${String(i).padStart(6, '0')}`,
+        time: new Date(T0).toISOString(),
+        actor: { type: 'user', id: 'u-1' },
+        action: 'identity.login',
+        outcome: 'success',
+      });
+      const records: AuditRecord[] = [];
+      for (let i = 0; i < 300; i++) records.push(normaliseRecord(raw(i), `records[${i}]`, options()));
+      await log.append(records);
+      now = T0 + 400 * DAY;
+      await log.append([normaliseRecord({ ...raw(999), time: new Date(now).toISOString() }, 'r', options())]);
+      // The retry is checked a moment before its records expire...
+      now = T0 + 365 * DAY - 1;
+      const retry = [logEntry(normaliseRecord(raw(0), 'records[0]', options()))];
+      // ...and a prune that reads the clock a moment later removes their ids before the retry is appended.
+      now = T0 + 365 * DAY;
+      const ctx = {
+        settings: { retentionDays, pruneIntervalMs: 0 },
+        store,
+        log,
+        checkpointer: { latest: { size: log.size } },
+        clock: { now: () => now },
+        logger: { error() {} },
+      } as unknown as AuditContext;
+      const pruned = await new Retention(ctx).prune();
+      assert.equal(pruned.minIndex, 256);
+      const size = log.size;
+      await assert.rejects(log.appendEntries(retry), { code: 'audit_expired' });
+      assert.equal(log.size, size, 'not stored a second time');
+    } finally {
+      await log.close();
+      await store.close();
+    }
+  });
 });

@@ -7,7 +7,7 @@ import type { Queryable, SqlValue, Store } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
 import { canonicalJson } from '../record/canonical-json.ts';
 import { contentOf } from '../record/leaf-data.ts';
-import type { AuditRecord } from '../record/record-schema.ts';
+import { type AuditRecord, expired } from '../record/record-schema.ts';
 import { leafHash } from '../verifier/tree-hash.ts';
 import { type LogEntry, logEntry } from './log-entry.ts';
 import {
@@ -57,6 +57,8 @@ export class AuditLog {
   #writing: Promise<void> | undefined;
 
   readonly #writer: SqliteWriter | undefined;
+  /** The latest prune's clock reading and retention (see `pruning`). */
+  #pruned: { now: number; retentionDays: Readonly<Record<string, number>> } | undefined;
 
   private constructor(store: Store, tree: TileTree, writer: SqliteWriter | undefined) {
     this.store = store;
@@ -86,6 +88,16 @@ export class AuditLog {
       async (start) => (await bodiesFrom(store, start, size)).map((r) => leafHash(r.body)),
     );
     return new AuditLog(store, tree, await SqliteWriter.open(store));
+  }
+
+  /**
+   * Called by a prune before it removes the ids of records expired at `now`. A record is checked for expiry
+   * when its request arrives, by a clock read before this prune's: one that expired in between may be a
+   * retry of a record whose id this prune removes, so a new record expired at `now` is refused here
+   * (`audit_expired`) instead of stored a second time.
+   */
+  pruning(now: number, retentionDays: Readonly<Record<string, number>>): void {
+    if (!this.#pruned || now > this.#pruned.now) this.#pruned = { now, retentionDays };
   }
 
   get size(): number {
@@ -183,9 +195,23 @@ export class AuditLog {
       // Content is compared only for ids seen before (rare: retries), so the hot path serialises once.
       const local = new Map<string, LogEntry>();
       let conflict: Error | undefined;
-      for (const record of p.records) {
+      const pruned = this.#pruned;
+      for (const [k, record] of p.records.entries()) {
         const old = existing.get(record.id);
         const prior = seen.get(record.id)?.record ?? local.get(record.id);
+        if (
+          pruned &&
+          old === undefined &&
+          !prior &&
+          expired(pruned.retentionDays, record.category, Date.parse(record.time), pruned.now)
+        ) {
+          conflict = auditError(
+            'audit_expired',
+            `records[${k}].time is older than the retention of category ${record.category}: the log prunes such records`,
+            { details: { field: `records[${k}].time` } },
+          );
+          break;
+        }
         if (old !== undefined || prior) {
           const content = contentOf(record);
           const stored = old === undefined ? undefined : await recordAt(tx, old);

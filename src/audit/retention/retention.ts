@@ -150,6 +150,8 @@ export class Retention {
     }
     const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
     if (floor <= previous) return { minIndex: previous, previous };
+    // Before any id goes: an append checked for expiry by an earlier clock reading is checked again.
+    log.pruning(now, this.#ctx.settings.retentionDays);
     const moved = await store.transaction(async (tx) => {
       // The mutex only orders this process. Another one (a replica, or its prune timer) may have placed a
       // hold since the holds were read, or moved the floor: under the floor's row lock, which placing a
