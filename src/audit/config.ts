@@ -69,7 +69,7 @@ export const AUDIT_CONFIG_PROPERTIES: Record<string, JsonSchema> = {
     additionalProperties: { type: 'integer', minimum: 1 },
     default: { financial: 7 * YEAR_DAYS, health: 6 * YEAR_DAYS, default: YEAR_DAYS },
     description:
-      'Days each category is kept (SOX: 7 years for `financial`, HIPAA: 6 years for `health`); `default` applies to every other category.',
+      'Days each category is kept (SOX: 7 years for `financial`, HIPAA: 6 years for `health`); `default` applies to every other category. Entries are added to these defaults: a category not named keeps its default.',
   },
   pruneIntervalMs: {
     type: 'integer',
@@ -174,5 +174,11 @@ export function auditSettings(section: ComponentSectionConfig): AuditSettings {
   const out: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(AUDIT_CONFIG_PROPERTIES))
     out[key] = section[key] ?? schema.default;
+  // Categories are added to the regulatory defaults, not swapped for them: `{ security: 730 }` alone
+  // must not cut `financial` (SOX) and `health` (HIPAA) to the one-year `default`.
+  out['retentionDays'] = {
+    ...(AUDIT_CONFIG_PROPERTIES['retentionDays']!.default as Record<string, number>),
+    ...(section['retentionDays'] as Record<string, number> | undefined),
+  };
   return out as unknown as AuditSettings;
 }
