@@ -126,8 +126,13 @@ async function handle(req: WriteRequest): Promise<void> {
       return;
     }
   } catch (err) {
-    if (db.isOpen && db.isTransaction) db.exec('ROLLBACK');
     reply.error = err instanceof Error ? err.message : String(err);
+    try {
+      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK');
+    } catch (rollback) {
+      // Still answered: a call left without a reply would hold its append (and every later one) for good.
+      reply.error += `; rollback failed: ${rollback instanceof Error ? rollback.message : String(rollback)}`;
+    }
   }
   parentPort!.postMessage(reply, reply.leaves ? [reply.leaves] : []);
 }
