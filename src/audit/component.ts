@@ -93,7 +93,6 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
         {
           maxBatch: settings.maxBatch,
           maxClockSkewMs: settings.maxClockSkewMs,
-          retentionDays: settings.retentionDays,
           lists: {
             secretKeys: settings.secretKeys,
             hashKeys: settings.hashKeys,
@@ -106,6 +105,7 @@ async function create(context: ComponentContext, options: AuditOptions): Promise
       if (ingest) ctx.ingest = ingest;
     }
     const retention = new Retention(ctx);
+    ctx.log.useRetention(retention);
     retention.start();
     return {
       routes: async (app) => {

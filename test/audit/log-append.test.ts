@@ -1,9 +1,8 @@
 /**
  * The log's append queue, on a SQLite file (the writer thread) and in memory (appends on the event loop).
  *
- * A late retry that passed the expiry check just before a prune removed the ids it would have matched:
- * the check reads the clock when the request arrives, the prune reads it later and removes the ids of
- * what expired in between, so the retry reached the log as a new record, stored twice.
+ * A late retry of records a prune removed (their ids went with them) is refused, not stored a second time,
+ * even with the clock stepped back after the prune.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,7 +64,7 @@ describe('retention racing a late retry', () => {
       const retentionDays = { default: 365 };
       const policy = sensitivePolicy({ secretKeys: [], hashKeys: [], maskKeys: [] }, Buffer.alloc(32));
       let now = T0 + DAY;
-      const options = () => ({ policy, now, maxClockSkewMs: 300_000, retentionDays });
+      const options = () => ({ policy, now, maxClockSkewMs: 300_000 });
       const raw = (i: number) => ({
         id: `rec-${String(i).padStart(6, '0')}`,
         time: new Date(T0).toISOString(),
@@ -73,27 +72,34 @@ describe('retention racing a late retry', () => {
         action: 'identity.login',
         outcome: 'success',
       });
+      const ctx = {
+        settings: { retentionDays, pruneIntervalMs: 0 },
+        store,
+        log,
+        checkpointer: {
+          get latest() {
+            return { size: log.size };
+          },
+        },
+        clock: { now: () => now },
+        logger: { error() {} },
+      } as unknown as AuditContext;
+      const retention = new Retention(ctx);
+      log.useRetention(retention);
       const records: AuditRecord[] = [];
       for (let i = 0; i < 300; i++) records.push(normaliseRecord(raw(i), `records[${i}]`, options()));
       await log.append(records);
       now = T0 + 400 * DAY;
       await log.append([normaliseRecord({ ...raw(999), time: new Date(now).toISOString() }, 'r', options())]);
-      // The retry is checked a moment before its records expire...
-      now = T0 + 365 * DAY - 1;
       const retry = [logEntry(normaliseRecord(raw(0), 'records[0]', options()))];
-      // ...and a prune that reads the clock a moment later removes their ids before the retry is appended.
+      // A prune at the moment the records expire removes their ids...
       now = T0 + 365 * DAY;
-      const ctx = {
-        settings: { retentionDays, pruneIntervalMs: 0 },
-        store,
-        log,
-        checkpointer: { latest: { size: log.size } },
-        clock: { now: () => now },
-        logger: { error() {} },
-      } as unknown as AuditContext;
-      const pruned = await new Retention(ctx).prune();
+      const pruned = await retention.prune();
       assert.equal(pruned.minIndex, 256);
       const size = log.size;
+      await assert.rejects(log.appendEntries(retry), { code: 'audit_expired' });
+      // ...and a clock stepped back a moment after it does not let the retry in either.
+      now = T0 + 365 * DAY - 1;
       await assert.rejects(log.appendEntries(retry), { code: 'audit_expired' });
       assert.equal(log.size, size, 'not stored a second time');
     } finally {

@@ -140,6 +140,15 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         minIndex: 512,
         previous: 0,
       });
+      // A late record of the held category is kept, however old: the hold covers the index it gets.
+      const late = await call(f, 'POST', '/audit/v1/records', {
+        records: [event({ time: at(2019), category: 'health' })],
+      });
+      assert.equal(late.status, 200, late.text);
+      const unheld = await call(f, 'POST', '/audit/v1/records', {
+        records: [event({ time: at(2019), category: 'security' })],
+      });
+      assert.equal(unheld.json().code, 'audit_expired', 'a category under no hold is refused');
       assert.equal((await call(f, 'DELETE', `/audit/v1/holds/${hold.json().id}`)).status, 204);
       const after = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
       assert.equal(after.minIndex, 1024);

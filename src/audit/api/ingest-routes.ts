@@ -78,7 +78,6 @@ export function ingestRoutes(ctx: AuditContext): FastifyPluginAsync {
         policy: ctx.policy,
         now,
         maxClockSkewMs: ctx.settings.maxClockSkewMs,
-        retentionDays: ctx.settings.retentionDays,
         ...(submitter !== undefined ? { submitter } : {}),
       };
       // With keys, personal data is sealed under each subject's key before the leaf is hashed.

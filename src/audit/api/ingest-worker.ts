@@ -9,7 +9,6 @@ import { type PreparedBatch, prepareBatch } from './ingest-batch.ts';
 export interface IngestWorkerData {
   maxBatch: number;
   maxClockSkewMs: number;
-  retentionDays: Record<string, number>;
   lists: { secretKeys: string[]; hashKeys: string[]; maskKeys: string[] };
   pepper: Uint8Array;
 }
@@ -38,7 +37,6 @@ parentPort!.on('message', (req: IngestRequest) => {
       policy,
       now: req.now,
       maxClockSkewMs: data.maxClockSkewMs,
-      retentionDays: data.retentionDays,
       ...(req.submitter !== undefined ? { submitter: req.submitter } : {}),
     });
   } catch {

@@ -8,6 +8,7 @@ import { auditError } from '../errors.ts';
 import { canonicalJson } from '../record/canonical-json.ts';
 import { contentOf } from '../record/leaf-data.ts';
 import { type AuditRecord, expired } from '../record/record-schema.ts';
+import { held, type LegalHold } from '../retention/retention.ts';
 import { leafHash } from '../verifier/tree-hash.ts';
 import { type LogEntry, logEntry } from './log-entry.ts';
 import {
@@ -31,6 +32,13 @@ export interface AppendResult {
   index: number;
   /** True when the record was already in the log (an idempotent retry). */
   duplicate: boolean;
+}
+
+/** What the log reads of retention to refuse records that pruning would remove at once. */
+export interface RetentionView {
+  now(): number;
+  readonly retentionDays: Readonly<Record<string, number>>;
+  holds(): Promise<readonly LegalHold[]>;
 }
 
 interface Pending {
@@ -57,8 +65,10 @@ export class AuditLog {
   #writing: Promise<void> | undefined;
 
   readonly #writer: SqliteWriter | undefined;
-  /** The latest prune's clock reading and retention (see `pruning`). */
-  #pruned: { now: number; retentionDays: Readonly<Record<string, number>> } | undefined;
+  /** Retention, when the log has it (see `useRetention`). */
+  #retention: RetentionView | undefined;
+  /** The latest prune's clock reading (see `pruning`). */
+  #prunedAt = Number.NEGATIVE_INFINITY;
 
   private constructor(store: Store, tree: TileTree, writer: SqliteWriter | undefined) {
     this.store = store;
@@ -91,13 +101,21 @@ export class AuditLog {
   }
 
   /**
-   * Called by a prune before it removes the ids of records expired at `now`. A record is checked for expiry
-   * when its request arrives, by a clock read before this prune's: one that expired in between may be a
-   * retry of a record whose id this prune removes, so a new record expired at `now` is refused here
-   * (`audit_expired`) instead of stored a second time.
+   * From now on, a new record that pruning would remove at once (past its category's retention and under no
+   * legal hold at the index it would get) is refused with `audit_expired`, its whole batch with it. Pruning
+   * removes the ids of what it removes, so such a record may be a late retry of one already pruned: it would
+   * otherwise be stored a second time. A record under a hold is kept, however old.
    */
-  pruning(now: number, retentionDays: Readonly<Record<string, number>>): void {
-    if (!this.#pruned || now > this.#pruned.now) this.#pruned = { now, retentionDays };
+  useRetention(retention: RetentionView): void {
+    this.#retention = retention;
+  }
+
+  /**
+   * Called by a prune before it removes ids, with the clock it read: appends after it judge expiry by no
+   * earlier time, even if the clock is stepped back, so no retry of a record it removes gets in.
+   */
+  pruning(now: number): void {
+    this.#prunedAt = Math.max(this.#prunedAt, now);
   }
 
   get size(): number {
@@ -186,6 +204,10 @@ export class AuditLog {
   ): Promise<{ results: (AppendResult[] | Error)[]; segments: Segment[] }> {
     const ids = [...new Set(group.flatMap((p) => p.records.map((r) => r.id)))];
     const existing = await findByIds(tx, ids);
+    // The clock is read after the ids: a prune that removed some of them read it earlier (see `pruning`).
+    const retention = this.#retention;
+    const now = retention ? Math.max(retention.now(), this.#prunedAt) : 0;
+    let holds: readonly LegalHold[] | undefined;
     const builders: SegmentBuilder[] = [];
     const seen = new Map<string, { index: number; record: LogEntry }>();
     let next = this.tree.size;
@@ -195,22 +217,23 @@ export class AuditLog {
       // Content is compared only for ids seen before (rare: retries), so the hot path serialises once.
       const local = new Map<string, LogEntry>();
       let conflict: Error | undefined;
-      const pruned = this.#pruned;
+      let index = next;
       for (const [k, record] of p.records.entries()) {
         const old = existing.get(record.id);
         const prior = seen.get(record.id)?.record ?? local.get(record.id);
-        if (
-          pruned &&
-          old === undefined &&
-          !prior &&
-          expired(pruned.retentionDays, record.category, Date.parse(record.time), pruned.now)
-        ) {
-          conflict = auditError(
-            'audit_expired',
-            `records[${k}].time is older than the retention of category ${record.category}: the log prunes such records`,
-            { details: { field: `records[${k}].time` } },
-          );
-          break;
+        if (old === undefined && !prior && retention) {
+          const at = index++;
+          if (expired(retention.retentionDays, record.category, Date.parse(record.time), now)) {
+            holds ??= await retention.holds();
+            if (!holds.some((h) => held(h, at, record.category))) {
+              conflict = auditError(
+                'audit_expired',
+                `records[${k}].time is older than the retention of category ${record.category}: the log would prune it at once`,
+                { details: { field: `records[${k}].time` } },
+              );
+              break;
+            }
+          }
         }
         if (old !== undefined || prior) {
           const content = contentOf(record);

@@ -66,11 +66,6 @@ export interface NormaliseOptions {
   maxClockSkewMs: number;
   /** The verified SPIFFE ID of the caller appending the batch, when audit serves mTLS. */
   submitter?: string;
-  /**
-   * Days each category is kept (`default` for the others): a record already past its retention is refused,
-   * since pruning would remove it at once, and a retry of a pruned record would otherwise be stored again.
-   */
-  retentionDays?: Readonly<Record<string, number>>;
 }
 
 const DAY_MS = 86_400_000;
@@ -153,16 +148,6 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
     outcome: 'unknown',
     category: e.category === undefined ? 'default' : text(e.category, `${field}.category`, 64, CATEGORY),
   };
-  if (
-    options.retentionDays &&
-    expired(options.retentionDays, record.category, Date.parse(time), options.now)
-  ) {
-    throw auditError(
-      'audit_expired',
-      `${field}.time is older than the retention of category ${record.category}: the log would prune it at once`,
-      { details: { field: `${field}.time` } },
-    );
-  }
   if (typeof e.outcome !== 'string' || !OUTCOMES.has(e.outcome))
     fail(`${field}.outcome`, 'must be success, failure or unknown');
   record.outcome = e.outcome;

@@ -11,7 +11,7 @@ import type { AuditContext } from '../api/audit-context.ts';
 import { auditError } from '../errors.ts';
 import { bodiesFrom, minIndex, SEGMENT_MAX } from '../log/record-store.ts';
 import { TILE_WIDTH } from '../log/tile-tree.ts';
-import { type AuditRecord, expired, retentionDaysOf } from '../record/record-schema.ts';
+import { type AuditRecord, expired } from '../record/record-schema.ts';
 
 export interface LegalHold {
   id: string;
@@ -60,8 +60,13 @@ export class Retention {
     if (this.#timer) clearInterval(this.#timer);
   }
 
-  retentionDays(category: string): number {
-    return retentionDaysOf(this.#ctx.settings.retentionDays, category);
+  /** The clock prunes read (the log judges new records by it too). */
+  now(): number {
+    return this.#ctx.clock.now();
+  }
+
+  get retentionDays(): Readonly<Record<string, number>> {
+    return this.#ctx.settings.retentionDays;
   }
 
   async holds(): Promise<LegalHold[]> {
@@ -140,7 +145,7 @@ export class Retention {
       if (rows.length === 0) break;
       for (const r of rows) {
         const { time, category } = JSON.parse(r.body) as { time: string; category: string };
-        const gone = expired(this.#ctx.settings.retentionDays, category, Date.parse(time), now);
+        const gone = expired(this.retentionDays, category, Date.parse(time), now);
         if (!gone || holds.some((h) => held(h, r.idx, category))) {
           stop = r.idx;
           break scan;
@@ -151,7 +156,7 @@ export class Retention {
     const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
     if (floor <= previous) return { minIndex: previous, previous };
     // Before any id goes: an append checked for expiry by an earlier clock reading is checked again.
-    log.pruning(now, this.#ctx.settings.retentionDays);
+    log.pruning(now);
     const moved = await store.transaction(async (tx) => {
       // The mutex only orders this process. Another one (a replica, or its prune timer) may have placed a
       // hold since the holds were read, or moved the floor: under the floor's row lock, which placing a
@@ -205,7 +210,8 @@ function lockFloor(tx: Queryable, engine: Store['engine']): Promise<{ min_index:
   );
 }
 
-function held(h: LegalHold, idx: number, category: string): boolean {
+/** Whether hold `h` covers the record of `category` at index `idx`. */
+export function held(h: LegalHold, idx: number, category: string): boolean {
   return (
     (h.category === null || h.category === category) &&
     (h.fromIndex === null || idx >= h.fromIndex) &&
