@@ -57,7 +57,10 @@ const tx: Queryable = {
  * its own, and each segment's text is bound from it without building one. The buffer is kept and reused:
  * a fresh allocation of a few hundred kilobytes per batch costs more in page faults than the copying.
  */
-let area = Buffer.allocUnsafe(1 << 20);
+const AREA_START = 1 << 20;
+/** Kept between groups up to this size; a burst of large records does not hold its buffer for good. */
+const AREA_KEPT = 16 << 20;
+let area = Buffer.allocUnsafe(AREA_START);
 let pending: { segments: Segment[]; texts: Buffer[] } = { segments: [], texts: [] };
 
 function reserve(used: number, more: number): void {
@@ -114,10 +117,14 @@ async function handle(req: WriteRequest): Promise<void> {
     } else if (req.op === 'write') {
       const { segments, texts } = pending;
       pending = { segments: [], texts: [] };
-      db.exec('BEGIN IMMEDIATE');
-      await insertSegments(tx, segments, texts);
-      await insertTiles(tx, req.tiles);
-      db.exec('COMMIT');
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        await insertSegments(tx, segments, texts);
+        await insertTiles(tx, req.tiles);
+        db.exec('COMMIT');
+      } finally {
+        if (area.length > AREA_KEPT) area = Buffer.allocUnsafe(AREA_START);
+      }
     } else if (req.op === 'execute') {
       await tx.execute(req.sql, req.params);
     } else {
