@@ -91,6 +91,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         [{ source: { component: 'x', ip: 'not-an-ip' } }, 'records[0].source.ip'],
         [{ extra: 1 }, 'records[0].extra'],
         [{ action: 'DROP TABLE' }, 'records[0].action'],
+        // Unpaired surrogates (sent as \u escapes) have no RFC 8785 form, and as UTF-8 they collide.
+        [{ actor: { type: 'user', id: 'u-1', name: 'a\ud800b' } }, 'records[0].actor.name'],
+        [{ details: { note: 'x\udc00' } }, 'records[0].details.note'],
+        [{ details: { 'k\ud800': 1 } }, 'records[0].details'],
+        [{ details: { email: 'alice\ud800@example.com' } }, 'records[0].details.email'],
       ] as const;
       for (const [override, field] of bad) {
         const r = await call(f, 'POST', '/audit/v1/records', { records: [event(override)] });

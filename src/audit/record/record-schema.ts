@@ -7,7 +7,12 @@ import { isIP } from 'node:net';
 import { uuidV7Generator } from '../../core/audit-client/uuid-v7.ts';
 import type { AuditEvent } from '../../core/index.ts';
 import { auditError } from '../errors.ts';
-import { protectDetails, refuseSecretValue, type SensitivePolicy } from './sensitive-fields.ts';
+import {
+  protectDetails,
+  refuseSecretValue,
+  type SensitivePolicy,
+  UNPAIRED_SURROGATE,
+} from './sensitive-fields.ts';
 
 /** A record as stored (before the log adds `index`). */
 export interface AuditRecord {
@@ -97,6 +102,7 @@ function text(v: unknown, field: string, max: number, pattern?: RegExp): string 
   if (typeof v !== 'string' || v.length === 0 || v.length > max)
     fail(field, `must be a string of 1 to ${max} characters`);
   if (pattern && !pattern.test(v)) fail(field, `has an invalid format`);
+  if (!v.isWellFormed()) fail(field, UNPAIRED_SURROGATE);
   refuseSecretValue(v, field);
   return v;
 }

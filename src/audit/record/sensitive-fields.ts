@@ -78,11 +78,24 @@ function tooDeep(path: string): never {
  * unbounded nesting overflows the stack (a 500 the client would retry and spool forever, not a 400).
  */
 function checkDepth(value: unknown, path: string, depth: number): void {
+  if (typeof value === 'string') return wellFormed(value, path);
   if (value === null || typeof value !== 'object') return;
   if (depth > MAX_DEPTH) tooDeep(path);
   if (Array.isArray(value))
     for (let i = 0; i < value.length; i++) checkDepth(value[i], `${path}[${i}]`, depth + 1);
   else for (const [k, v] of Object.entries(value)) checkDepth(v, `${path}.${k}`, depth + 1);
+}
+
+/**
+ * RFC 8785 §3.2.2.2 (and I-JSON, RFC 7493 §2.1): text with an unpaired surrogate has no canonical form. It
+ * would also reach UTF-8 (search terms, pseudonyms) as U+FFFD, so different values would collide there.
+ */
+export const UNPAIRED_SURROGATE = 'holds an unpaired UTF-16 surrogate, which is not Unicode text';
+
+/** Refuses text with an unpaired surrogate, naming `path`. */
+function wellFormed(text: string, path: string): void {
+  if (!text.isWellFormed())
+    throw auditError('audit_schema', `${path} ${UNPAIRED_SURROGATE}`, { details: { field: path } });
 }
 
 /**
@@ -92,6 +105,7 @@ function checkDepth(value: unknown, path: string, depth: number): void {
 export function protectDetails(value: unknown, policy: SensitivePolicy, path: string, depth = 0): unknown {
   if (depth > MAX_DEPTH) tooDeep(path);
   if (typeof value === 'string') {
+    wellFormed(value, path);
     refuseSecretValue(value, path);
     return value;
   }
@@ -113,6 +127,7 @@ export function protectDetails(value: unknown, policy: SensitivePolicy, path: st
           { details: { field: path } },
         );
       }
+      wellFormed(key, path);
       const at = `${path}.${key}`;
       const n = normalise(key);
       if (key.length > 128)
