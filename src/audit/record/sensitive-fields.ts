@@ -78,7 +78,7 @@ function tooDeep(path: string): never {
  * unbounded nesting overflows the stack (a 500 the client would retry and spool forever, not a 400).
  */
 function checkDepth(value: unknown, path: string, depth: number): void {
-  if (typeof value === 'string') return wellFormed(value, path);
+  if (typeof value === 'string') wellFormed(value, path);
   if (value === null || typeof value !== 'object') return;
   if (depth > MAX_DEPTH) tooDeep(path);
   if (Array.isArray(value))
