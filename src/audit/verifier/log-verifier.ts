@@ -83,6 +83,10 @@ export async function verifyLog(source: LogSource, o: VerifyLogOptions): Promise
     report.failure ??= { code, index, message };
     return report;
   };
+  // The source's word, checked before any loop runs on it: a size that is no count (absent, text, NaN)
+  // skipped every loop and every final check, and a log of nothing checked passed as verified.
+  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(min) || min < 0 || min > size)
+    return fail('missing_record', 0, `the log claims ${String(size)} records from index ${String(min)}`);
 
   // 1. Checkpoint signatures. The first one that does not verify ends the trusted sequence.
   const checkpoints: Checkpoint[] = [];
@@ -234,11 +238,13 @@ async function checkRecords(source: LogSource, o: VerifyLogOptions, c: RecordChe
   report.unsignedTail = size - trusted;
   // Every record re-hashed fine, but against nothing: a log whose checkpoints were all removed (and that
   // has no anchors) would otherwise pass as a log whose records are merely waiting for a signature.
-  if (trusted === 0 && size > report.minIndex)
+  // Records pruned count too: their leaf hashes are only the server's word unless a checkpoint covers
+  // them, and an honest log never prunes past its last checkpoint.
+  if (trusted === 0 && size > 0)
     return fail(
       'unsigned',
       report.minIndex,
-      `no signed checkpoint covers any of the ${size - report.minIndex} records, so none can be trusted (a new log signs its first within checkpointIntervalMs)`,
+      `no signed checkpoint covers any of the ${size} records, so none can be trusted (a new log signs its first within checkpointIntervalMs)`,
     );
   return report;
 }

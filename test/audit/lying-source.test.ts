@@ -1,0 +1,58 @@
+/**
+ * `verifyLog` facing a lying audit server: a source whose answers are not a log at all must never be
+ * reported as a verified one.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { signCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
+import { type LogSource, verifyLog } from '../../src/audit/verifier/log-verifier.ts';
+import { signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
+import { CompactRange, leafHash } from '../../src/audit/verifier/tree-hash.ts';
+
+const signer = signerFromSeed('audit.test', Buffer.alloc(32, 7));
+
+/** An honest in-memory log of `n` records with one checkpoint at `signedAt`, then overridden answers. */
+function source(n: number, signedAt: number, lie: Partial<Record<keyof LogSource, unknown>> = {}): LogSource {
+  const bodies = Array.from({ length: n }, (_, i) => `{"id":"r${i}","index":${i}}`);
+  const range = new CompactRange();
+  for (const b of bodies.slice(0, signedAt)) range.append(leafHash(b));
+  const note = signCheckpoint({ origin: signer.name, size: signedAt, root: range.root() }, signer);
+  const honest: LogSource = {
+    size: async () => n,
+    minIndex: async () => 0,
+    checkpoints: async () => (signedAt > 0 ? [note] : []),
+    entries: async (s, e) => bodies.slice(s, e).map((body, k) => ({ index: s + k, body })),
+    leafHashes: async (s, e) => Buffer.concat(bodies.slice(s, e).map((b) => leafHash(b))),
+  };
+  return { ...honest, ...(lie as Partial<LogSource>) };
+}
+
+describe('verifyLog against a lying source', () => {
+  it('accepts the honest log', async () => {
+    const r = await verifyLog(source(10, 10), { logKey: signer });
+    assert.equal(r.ok, true, r.failure?.message);
+  });
+
+  for (const [what, size, min] of [
+    ['no size at all', undefined, 0],
+    ['a size that is not a number', 'ten', 0],
+    ['a negative size', -5, 0],
+    ['a fractional size', 9.5, 0],
+    ['a floor above the size', 10, 20],
+    ['a negative floor', 10, -1],
+  ] as const) {
+    it(`refuses ${what}`, async () => {
+      const r = await verifyLog(source(10, 10, { size: async () => size, minIndex: async () => min }), {
+        logKey: signer,
+      });
+      assert.equal(r.ok, false, `${what} passed as a verified log`);
+    });
+  }
+
+  it('refuses records claimed pruned beyond every signed checkpoint (their hashes are unchecked)', async () => {
+    // Nothing signed covers [0, 10): the hashes of "pruned" records are only the server's word.
+    const r = await verifyLog(source(10, 0, { minIndex: async () => 10 }), { logKey: signer });
+    assert.equal(r.ok, false, 'a wholly pruned, unsigned log passed');
+    assert.equal(r.failure?.code, 'unsigned');
+  });
+});
