@@ -4,14 +4,14 @@
  * one and name where.
  */
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { signCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
 import { httpLogSource } from '../../src/audit/verifier/http-log-source.ts';
 import { verifyLog } from '../../src/audit/verifier/log-verifier.ts';
-import { parseVerifierKey, signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
+import { parseSignerKey, parseVerifierKey, signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
 import { CompactRange, leafHash } from '../../src/audit/verifier/tree-hash.ts';
 import { auditVerify, resolveTarget } from '../../src/cli/commands/audit.ts';
 import { type AuditFixture, call, event, startAudit } from './fixtures/audit-server.ts';
@@ -291,6 +291,52 @@ describe('tamper suite (SQLite)', () => {
       await f.stop();
     }
   });
+
+  // The anchor directory as WORM storage: nothing in it can be replaced or deleted, but an attacker who may
+  // add entries must not be able to make start-up check an older anchor than the newest, or none.
+  const anchorDir = (f: AuditFixture) => join(f.home, 'audit', 'anchor');
+  const anchorName = (size: number) => `checkpoint-${String(size).padStart(12, '0')}`;
+  for (const [what, plant] of [
+    [
+      'a symlink planted under a larger anchor name',
+      (f: AuditFixture) => symlinkSync('/dev/null', join(anchorDir(f), anchorName(999_999_999_999))),
+    ],
+    [
+      'a copy of the oldest anchor planted under a larger name',
+      (f: AuditFixture) => {
+        const oldest = readdirSync(anchorDir(f))
+          .filter((n) => n.startsWith('checkpoint-'))
+          .sort()[0]!;
+        copyFileSync(join(anchorDir(f), oldest), join(anchorDir(f), anchorName(999_999_999_999)));
+      },
+    ],
+    [
+      'an anchor of a size of 10^12 or more (a name of 13 digits)',
+      (f: AuditFixture) => {
+        const signer = parseSignerKey(readFileSync(join(f.home, 'audit', 'log.key'), 'utf8'));
+        const note = signCheckpoint(
+          { origin: signer.name, size: 1_000_000_000_000, root: Buffer.alloc(32, 1) },
+          signer,
+        );
+        writeFileSync(join(anchorDir(f), anchorName(1_000_000_000_000)), note);
+      },
+    ],
+  ] as const) {
+    it(`does not sign a log rewritten whole past ${what}`, async () => {
+      let f = await startAudit('sqlite', { settings: SETTINGS });
+      try {
+        await fill(f, 2, 128);
+        f = await f.restart();
+        // An anchor of 10^12 records says the log was rolled back from there: nothing to rewrite.
+        if (!what.includes('10^12')) rewriteWhole(f);
+        plant(f);
+        f = await f.restart();
+        assert.equal((await call(f, 'GET', '/readyz')).status, 503, 'log-integrity: false');
+      } finally {
+        await f.stop();
+      }
+    });
+  }
 
   it('detects a rollback to an older copy of the database through the anchored checkpoints', async () => {
     let f = await startAudit('sqlite', { settings: SETTINGS });

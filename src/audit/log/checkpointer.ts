@@ -63,11 +63,12 @@ export class Checkpointer {
    */
   async init(): Promise<void> {
     this.#latest = await latestCheckpoint(this.#o.store);
-    for (const [what, note] of [
-      ['latest checkpoint', this.#latest?.note],
-      ['newest anchor', newestAnchor(this.#o.anchorDirectory)],
+    const anchor = newestAnchor(this.#o.anchorDirectory);
+    for (const [what, note, size] of [
+      ['latest checkpoint', this.#latest?.note, this.#latest?.size],
+      ['newest anchor', anchor?.note, anchor?.size],
     ] as const) {
-      if (note === undefined || (await this.#matches(note))) continue;
+      if (note === undefined || (await this.#matches(note, size))) continue;
       this.integrity = false;
       this.#o.logger.error(
         { logSize: this.#o.log.size },
@@ -77,11 +78,11 @@ export class Checkpointer {
     await this.tick();
   }
 
-  /** Whether a signed checkpoint is ours and its root is the stored tree's at its size. */
-  async #matches(note: string): Promise<boolean> {
+  /** Whether a signed checkpoint is ours, of the size it is filed under, and the stored tree's root there. */
+  async #matches(note: string, size: number | undefined): Promise<boolean> {
     try {
       const opened = openCheckpoint(note, this.#o.signer, this.#o.origin);
-      if (opened.size > this.#o.log.size) return false;
+      if (opened.size !== size || opened.size > this.#o.log.size) return false;
       return (await this.#o.log.tree.root(opened.size)).equals(opened.root);
     } catch {
       return false;
@@ -140,7 +141,7 @@ export class Checkpointer {
     if (!cp || anchorIntervalMs === 0 || cp.size === this.#anchoredSize) return;
     if (clock.now() - this.#lastAnchor < anchorIntervalMs) return;
     mkdirSync(anchorDirectory, { recursive: true, mode: 0o700 });
-    const path = join(anchorDirectory, `checkpoint-${String(cp.size).padStart(12, '0')}`);
+    const path = join(anchorDirectory, anchorName(cp.size));
     if (writeAnchor(path, cp.note) === 'foreign') {
       // Not ours and not a torn write of ours: left alone (it may be evidence), and this size goes unanchored.
       this.#o.logger.error(
@@ -195,19 +196,38 @@ function writeAnchor(path: string, note: string): 'written' | 'present' | 'forei
   }
 }
 
-const ANCHOR_NAME = /^checkpoint-\d{12}$/;
+const ANCHOR_NAME = /^checkpoint-(\d{12,})$/;
 
-/** The note of the largest anchor in `dir` (names sort by size), or undefined when there is none. */
-function newestAnchor(dir: string): string | undefined {
+/**
+ * The largest anchor in `dir` that is a regular file, with the size its name gives, or undefined when there
+ * is none. Sizes from 10^12 have names of more than 12 digits (ordered by number, not text), a symlink or
+ * other foreign entry is passed over rather than taken as "no anchor", and the note must be of the size it
+ * is filed under: in WORM storage where entries can be added, planting a symlink, or a copy of an old
+ * anchor, under a larger name otherwise hid the newest anchor from the start-up check.
+ */
+function newestAnchor(dir: string): { size: number; note: string } | undefined {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => ANCHOR_NAME.test(n));
+    names = readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const newest = names.sort().at(-1);
-  return newest === undefined ? undefined : readOwnFile(join(dir, newest));
+  const sizes: number[] = [];
+  for (const name of names) {
+    const digits = ANCHOR_NAME.exec(name)?.[1];
+    const size = Number(digits);
+    if (digits !== undefined && Number.isSafeInteger(size) && anchorName(size) === name) sizes.push(size);
+  }
+  for (const size of sizes.sort((a, b) => b - a)) {
+    const note = readOwnFile(join(dir, anchorName(size)));
+    if (note !== undefined) return { size, note };
+  }
+  return undefined;
+}
+
+function anchorName(size: number): string {
+  return `checkpoint-${String(size).padStart(12, '0')}`;
 }
 
 /** The text of a regular file, or undefined for a symlink (not followed) or anything else. */
