@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import {
+  existsSync,
   lstatSync,
   mkdtempSync,
   readdirSync,
@@ -70,5 +71,36 @@ describe('anchors', () => {
     await f.stop();
     assert.equal(readFileSync(outside, 'utf8'), 'not an anchor');
     assert.equal(lstatSync(path).isSymbolicLink(), true, 'a foreign entry is reported, not replaced');
+  });
+});
+
+describe('anchors and the clock', () => {
+  it('keeps anchoring after the clock is stepped back', async () => {
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset };
+    const f = await startAudit('sqlite', {
+      settings: { checkpointIntervalMs: 20, anchorIntervalMs: 100 },
+      clock,
+    });
+    try {
+      const append = async () => {
+        const time = new Date(clock.now()).toISOString();
+        const res = await call(f, 'POST', '/audit/v1/records', {
+          records: Array.from({ length: 10 }, () => event({ time })),
+        });
+        assert.equal(res.status, 200);
+        await new Promise((r) => setTimeout(r, 400));
+      };
+      await append();
+      assert.ok(existsSync(anchorOf(f, 10)), 'anchored before the step');
+      offset = -86_400_000; // NTP steps the clock back a day
+      await append();
+      await append();
+      const size = (await call(f, 'GET', '/audit/v1/checkpoint')).text.split('\n')[1];
+      assert.equal(size, '30');
+      assert.ok(existsSync(anchorOf(f, 30)), 'the newest checkpoint is anchored within anchorIntervalMs');
+    } finally {
+      await f.stop();
+    }
   });
 });

@@ -91,7 +91,8 @@ export class Checkpointer {
 
   /** Issues a checkpoint right after a commit when the last one is at least one interval old. */
   afterCommit(): void {
-    if (this.#o.clock.now() - this.#lastIssued >= this.#o.intervalMs) {
+    const since = this.#o.clock.now() - this.#lastIssued;
+    if (since < 0 || since >= this.#o.intervalMs) {
       void this.tick().catch((err) => this.#o.logger.error({ err }, 'checkpoint failed'));
     }
   }
@@ -139,7 +140,10 @@ export class Checkpointer {
     const cp = this.#latest;
     const { anchorIntervalMs, anchorDirectory, clock } = this.#o;
     if (!cp || anchorIntervalMs === 0 || cp.size === this.#anchoredSize) return;
-    if (clock.now() - this.#lastAnchor < anchorIntervalMs) return;
+    // A clock stepped back (NTP) makes this negative: taken as due, or no anchor would be written until the
+    // clock came back to the last one's time, however long the step.
+    const since = clock.now() - this.#lastAnchor;
+    if (since >= 0 && since < anchorIntervalMs) return;
     mkdirSync(anchorDirectory, { recursive: true, mode: 0o700 });
     const path = join(anchorDirectory, anchorName(cp.size));
     if (writeAnchor(path, cp.note) === 'foreign') {
