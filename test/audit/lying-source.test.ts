@@ -3,8 +3,11 @@
  * reported as a verified one.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { signCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
+import { httpLogSource } from '../../src/audit/verifier/http-log-source.ts';
 import { type LogSource, verifyLog } from '../../src/audit/verifier/log-verifier.ts';
 import { signerFromSeed } from '../../src/audit/verifier/signed-note.ts';
 import { CompactRange, leafHash } from '../../src/audit/verifier/tree-hash.ts';
@@ -54,5 +57,30 @@ describe('verifyLog against a lying source', () => {
     const r = await verifyLog(source(10, 0, { minIndex: async () => 10 }), { logKey: signer });
     assert.equal(r.ok, false, 'a wholly pruned, unsigned log passed');
     assert.equal(r.failure?.code, 'unsigned');
+  });
+});
+
+describe('httpLogSource against a lying server', () => {
+  it('does not page checkpoints for ever when a full page does not move past its cursor', async () => {
+    const page = JSON.stringify({
+      checkpoints: Array.from({ length: 10000 }, () => ({ size: 0, note: '' })),
+    });
+    const server = createServer((_req, res) => res.end(page));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const src = httpLogSource(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const out = await Promise.race([
+        src.checkpoints().then(
+          () => 'answered',
+          () => 'refused',
+        ),
+        new Promise((r) => setTimeout(() => r('still paging'), 3000)),
+      ]);
+      assert.equal(out, 'refused');
+    } finally {
+      await src.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -59,7 +59,12 @@ export function httpLogSource(
         };
         for (const c of page.checkpoints) out.push(c.note);
         if (page.checkpoints.length < 10000) return out;
-        after = page.checkpoints.at(-1)!.size;
+        // Sizes ascend past the cursor: a server that answers the same full page again is read once, not
+        // for ever (with every page kept in memory).
+        const last = page.checkpoints.at(-1)!.size;
+        if (!Number.isSafeInteger(last) || last <= after)
+          throw new Error(`GET /audit/v1/checkpoints?after=${after} did not move past ${after}`);
+        after = last;
       }
     },
     entries: async (start, end) => {
