@@ -3,9 +3,11 @@
  * anchor is written, and files planted in the anchor directory.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -71,6 +73,24 @@ describe('anchors', () => {
     await f.stop();
     assert.equal(readFileSync(outside, 'utf8'), 'not an anchor');
     assert.equal(lstatSync(path).isSymbolicLink(), true, 'a foreign entry is reported, not replaced');
+  });
+});
+
+describe('anchors read by verify', () => {
+  it('reads only regular files: a planted directory, FIFO or symlink neither crashes nor blocks it', async () => {
+    const f = await startAudit('sqlite', { settings: SETTINGS });
+    try {
+      await fill(f);
+      const dir = join(f.home, 'audit', 'anchor');
+      mkdirSync(join(dir, 'checkpoint-000000000997'));
+      // A FIFO nobody writes blocked readFileSync, and the whole CLI with it, for ever; /dev/zero never ends.
+      execFileSync('mkfifo', [join(dir, 'checkpoint-000000000998')]);
+      symlinkSync('/dev/zero', join(dir, 'checkpoint-000000000999'));
+      const report = await auditVerify(resolveTarget({ url: f.url }, f.home), sink, false);
+      assert.equal(report.ok, true, report.failure?.message);
+    } finally {
+      await f.stop();
+    }
   });
 });
 
