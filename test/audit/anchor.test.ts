@@ -47,7 +47,10 @@ describe('anchors', () => {
     rmSync(path);
     writeFileSync(path, note.slice(0, 10), { mode: 0o444 });
     f = await f.restart();
+    // An honest crash, not tampering: the restart still signs (a torn anchor is not a disagreeing one).
+    const ready = (await call(f, 'GET', '/readyz')).status;
     await f.stop(); // the restart anchors size 100 again
+    assert.equal(ready, 200, 'log-integrity stays true');
     assert.equal(readFileSync(path, 'utf8'), note);
     assert.deepEqual(
       readdirSync(join(f.home, 'audit', 'anchor')).filter((n) => !n.startsWith('checkpoint-')),

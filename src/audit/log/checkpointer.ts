@@ -23,7 +23,7 @@ import type { Clock, Logger, Store } from '../../core/index.ts';
 import { openCheckpoint, signCheckpoint } from '../verifier/checkpoint.ts';
 import type { NoteSigner } from '../verifier/signed-note.ts';
 import type { AuditLog } from './audit-log.ts';
-import { insertCheckpoint, latestCheckpoint, type StoredCheckpoint } from './record-store.ts';
+import { checkpointAt, insertCheckpoint, latestCheckpoint, type StoredCheckpoint } from './record-store.ts';
 
 export interface CheckpointerOptions {
   log: AuditLog;
@@ -64,6 +64,13 @@ export class Checkpointer {
   async init(): Promise<void> {
     this.#latest = await latestCheckpoint(this.#o.store);
     const anchor = newestAnchor(this.#o.anchorDirectory);
+    if (anchor) {
+      // A torn anchor (empty or cut short by a crash of an older version, which wrote it in place) is not a
+      // disagreeing one: the stored checkpoint it began is checked in its place, and `#anchor` completes it.
+      const stored = await checkpointAt(this.#o.store, anchor.size);
+      if (stored && stored.note !== anchor.note && stored.note.startsWith(anchor.note))
+        anchor.note = stored.note;
+    }
     for (const [what, note, size] of [
       ['latest checkpoint', this.#latest?.note, this.#latest?.size],
       ['newest anchor', anchor?.note, anchor?.size],
