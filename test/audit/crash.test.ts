@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { auditVerify, resolveTarget } from '../../src/cli/commands/audit.ts';
-import { dropNamespace, type Engine, event, freshName } from './fixtures/audit-server.ts';
+import { call, dropNamespace, type Engine, event, freshName, startAudit } from './fixtures/audit-server.ts';
 
 const NODE = join(process.cwd(), 'node_modules', '.bin', 'node');
 const sink = { write: () => true } as unknown as NodeJS.WritableStream;
@@ -89,3 +90,34 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
   });
 }
+
+describe('a checkpoint row that could not be stored', () => {
+  it('is stored once the database takes writes again (disk full), not skipped until the log grows', async () => {
+    const f = await startAudit('sqlite', { settings: { checkpointIntervalMs: 20, anchorIntervalMs: 1 } });
+    const append = async () => {
+      const records = Array.from({ length: 10 }, () => event());
+      assert.equal((await call(f, 'POST', '/audit/v1/records', { records })).status, 200);
+      await new Promise((r) => setTimeout(r, 150));
+      return records;
+    };
+    try {
+      await append();
+      const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
+      // Stands for a full disk: the next checkpoint row (and only it) cannot be written.
+      db.exec(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON audit_checkpoint BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+      );
+      const records = await append();
+      db.exec('DROP TRIGGER full_disk');
+      db.close();
+      await new Promise((r) => setTimeout(r, 150));
+      const sizes = (await call(f, 'GET', '/audit/v1/checkpoints'))
+        .json()
+        .checkpoints.map((c: { size: number }) => c.size);
+      assert.ok(sizes.includes(20), `checkpoint 20 is stored (${sizes})`);
+      assert.equal((await call(f, 'GET', `/audit/v1/records/${records[5]!['id']}/proof`)).status, 200);
+    } finally {
+      await f.stop();
+    }
+  });
+});

@@ -45,6 +45,8 @@ export class Checkpointer {
   #anchoredSize = -1;
   #lastAnchor = 0;
   #lastIssued = 0;
+  /** The latest checkpoint while its history row is not stored yet. */
+  #unstored: StoredCheckpoint | undefined;
   /** False when the stored checkpoints disagree with the stored tree (tampering): `/readyz` says so. */
   integrity = true;
 
@@ -137,10 +139,30 @@ export class Checkpointer {
       // the stored copy (history for verifiers) waits its turn behind queued appends.
       this.#latest = cp;
       this.#lastIssued = this.#o.clock.now();
-      await insertCheckpoint(this.#o.log, cp);
+      this.#unstored = cp;
     }
-    this.#anchor();
+    // Until it is stored: a row that failed (disk full) was otherwise never retried, and until the log grew
+    // the stored history (what `verify` and the proof bundles read) lacked the checkpoint already published.
+    try {
+      await this.#store();
+    } finally {
+      // Anchored even while the row cannot be stored: it is signed over committed records only.
+      this.#anchor();
+    }
     return this.#latest;
+  }
+
+  async #store(): Promise<void> {
+    const unstored = this.#unstored;
+    if (unstored) {
+      try {
+        await insertCheckpoint(this.#o.log, unstored);
+      } catch (err) {
+        // Stored after all (the failure came after COMMIT)? Then there is nothing left to retry.
+        if ((await checkpointAt(this.#o.store, unstored.size))?.note !== unstored.note) throw err;
+      }
+      if (this.#unstored === unstored) this.#unstored = undefined;
+    }
   }
 
   #anchor(): void {
