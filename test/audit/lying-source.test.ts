@@ -60,6 +60,32 @@ describe('verifyLog against a lying source', () => {
   });
 });
 
+describe('verifyLog names the first index that cannot be trusted', () => {
+  it('a record changed below a checkpoint whose successor is unsigned garbage', async () => {
+    // Checkpoints at 5 (genuine) and 10 (its signature broken); record 3 rewritten, leaf hashes to match.
+    const honest = source(10, 5);
+    const [good] = await honest.checkpoints();
+    const bodies = (await honest.entries(0, 10)).map((e) => e.body);
+    bodies[3] = bodies[3]!.replace('"r3"', '"x3"');
+    const note = signCheckpoint({ origin: signer.name, size: 10, root: Buffer.alloc(32) }, signer);
+    const [text, sigLine] = note.split('\n\n') as [string, string];
+    const [dash, name, b64] = sigLine.trim().split(' ') as [string, string, string];
+    const raw = Buffer.from(b64, 'base64');
+    raw[10]! ^= 1; // a signature byte, not the key ID
+    const broken = `${text}\n\n${dash} ${name} ${raw.toString('base64')}\n`;
+    const r = await verifyLog(
+      {
+        ...honest,
+        checkpoints: async () => [good!, broken],
+        entries: async (s, e) => bodies.slice(s, e).map((body, k) => ({ index: s + k, body })),
+        leafHashes: async (s, e) => Buffer.concat(bodies.slice(s, e).map((b) => leafHash(b))),
+      },
+      { logKey: signer },
+    );
+    assert.deepEqual([r.ok, r.failure?.code, r.failure?.index], [false, 'root_mismatch', 0]);
+  });
+});
+
 describe('httpLogSource against a lying server', () => {
   it('does not page checkpoints for ever when a full page does not move past its cursor', async () => {
     const page = JSON.stringify({

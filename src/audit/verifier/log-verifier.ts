@@ -80,7 +80,11 @@ export async function verifyLog(source: LogSource, o: VerifyLogOptions): Promise
   };
   const fail = (code: VerificationCode, index: number | null, message: string): LogReport => {
     report.ok = false;
-    report.failure ??= { code, index, message };
+    // The failure named is the one at the lowest index: a checkpoint that does not verify is found before
+    // any record is read, and kept first it hid records changed below it (it named its size instead).
+    const first = report.failure;
+    if (!first || (index !== null && first.index !== null && index < first.index))
+      report.failure = { code, index, message };
     return report;
   };
   // The source's word, checked before any loop runs on it: a size that is no count (absent, text, NaN)
