@@ -263,8 +263,11 @@ function anchorName(size: number): string {
   return `checkpoint-${String(size).padStart(12, '0')}`;
 }
 
-/** The text of a regular file, or undefined for a symlink (not followed) or anything else. */
-function readOwnFile(path: string): string | undefined {
+/**
+ * The text of a regular file, or undefined for a symlink (not followed) or anything else: whatever is
+ * planted under an anchor name (a directory, a FIFO, a link to /dev/zero) is passed over, never read.
+ */
+export function readOwnFile(path: string): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -3,16 +3,7 @@
  * Commands that talk to the running service find it in `<home>/run/state.json` (or take `--url`) and trust
  * `<home>/tls/ca.crt`; the log key is pinned from `<home>/audit/log.vkey` or `--key`.
  */
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent, request } from 'undici';
@@ -24,6 +15,7 @@ import {
   verifyLog,
   verifyProofBundle,
 } from '../../audit/index.ts';
+import { readOwnFile } from '../../audit/log/checkpointer.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
@@ -56,7 +48,7 @@ export function resolveTarget(o: TargetOptions, home: string): AuditTarget {
   const anchors = existsSync(anchorDir)
     ? readdirSync(anchorDir)
         .filter((f) => f.startsWith('checkpoint-'))
-        .flatMap((f) => regularFileText(join(anchorDir, f)) ?? [])
+        .flatMap((f) => readOwnFile(join(anchorDir, f)) ?? [])
     : [];
   return {
     url,
@@ -64,26 +56,6 @@ export function resolveTarget(o: TargetOptions, home: string): AuditTarget {
     vkey: readFileSync(keyFile, 'utf8'),
     anchors,
   };
-}
-
-/**
- * The text of a regular file, or undefined for anything else planted under an anchor name: a directory
- * threw, a FIFO blocked the command for ever, a symlink to /dev/zero read without end. Anchors are written
- * as plain files (the service never follows or writes a symlink there either).
- */
-function regularFileText(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
-    throw err;
-  }
-  try {
-    return fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : undefined;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Verifies the whole log; writes progress and the verdict; returns the report. */
