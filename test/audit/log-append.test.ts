@@ -77,7 +77,7 @@ describe('retention racing a late retry', () => {
         store,
         log,
         checkpointer: {
-          get latest() {
+          get stored() {
             return { size: log.size };
           },
         },

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { MAX_SEGMENTS_PER_PAGE } from '../../src/audit/api/query-routes.ts';
@@ -183,6 +185,39 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
     });
   });
 }
+
+describe('retention with a checkpoint that could not be stored (SQLite)', () => {
+  it('never prunes past the last checkpoint in the stored history, and the log still verifies', async () => {
+    const clock = new ManualClock(dayAfter(2019));
+    const f = await startAudit('sqlite', { clock, settings: { checkpointIntervalMs: 20 } });
+    try {
+      await post(
+        f,
+        Array.from({ length: 300 }, () => event({ time: at(2019) })),
+      );
+      const db = new DatabaseSync(join(f.home, 'data', 'audit.db'));
+      // Stands for a full disk: checkpoint rows cannot be written, the one for 600 is signed but not stored.
+      db.exec(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON audit_checkpoint BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+      );
+      await post(
+        f,
+        Array.from({ length: 300 }, () => event({ time: at(2019) })),
+      );
+      clock.advance(NOW - clock.now());
+      const pruned = (await call(f, 'POST', '/audit/v1/retention/prune')).json();
+      assert.ok(pruned.minIndex <= 300, `floor ${pruned.minIndex} stays under the stored checkpoint of 300`);
+      db.exec('DROP TRIGGER full_disk');
+      db.close();
+      await new Promise((r) => setTimeout(r, 100));
+      const report = await auditVerify(resolveTarget({ url: f.url }, f.home), sink, false);
+      assert.equal(report.ok, true, JSON.stringify(report.failure));
+    } finally {
+      await f.stop();
+      await dropNamespace('sqlite', f.definition.name);
+    }
+  });
+});
 
 describe('retention with two audit processes on one PostgreSQL log', () => {
   it('never prunes past a legal hold another process placed while this one scanned', async () => {

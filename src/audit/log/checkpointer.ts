@@ -47,6 +47,8 @@ export class Checkpointer {
   #lastIssued = 0;
   /** The latest checkpoint while its history row is not stored yet. */
   #unstored: StoredCheckpoint | undefined;
+  /** The latest checkpoint whose history row is stored. */
+  #stored: StoredCheckpoint | undefined;
   /** False when the stored checkpoints disagree with the stored tree (tampering): `/readyz` says so. */
   integrity = true;
 
@@ -59,12 +61,21 @@ export class Checkpointer {
   }
 
   /**
+   * The latest checkpoint in the stored history (`latest` may be ahead while its row cannot be written):
+   * what outside verifiers can check pruned leaf hashes against, so pruning never goes past it.
+   */
+  get stored(): StoredCheckpoint | undefined {
+    return this.#stored;
+  }
+
+  /**
    * Loads the latest checkpoint and checks it, and the newest anchor, against the tree rebuilt from storage.
    * The anchor matters when the database's owner deleted the stored checkpoints: without it, a log rewritten
    * whole would be signed afresh at the next start.
    */
   async init(): Promise<void> {
     this.#latest = await latestCheckpoint(this.#o.store);
+    this.#stored = this.#latest;
     const anchor = newestAnchor(this.#o.anchorDirectory);
     if (anchor) {
       // A torn anchor (empty or cut short by a crash of an older version, which wrote it in place) is not a
@@ -161,6 +172,7 @@ export class Checkpointer {
         // Stored after all (the failure came after COMMIT)? Then there is nothing left to retry.
         if ((await checkpointAt(this.#o.store, unstored.size))?.note !== unstored.note) throw err;
       }
+      if (!this.#stored || unstored.size > this.#stored.size) this.#stored = unstored;
       if (this.#unstored === unstored) this.#unstored = undefined;
     }
   }

@@ -135,8 +135,9 @@ export class Retention {
   async #prune(actor: string): Promise<{ minIndex: number; previous: number }> {
     const { store, log, checkpointer, clock } = this.#ctx;
     const previous = await minIndex(store);
-    // Never past the last signed checkpoint, and never the newest record (the log's size lives in it).
-    const limit = Math.min(log.size - 1, checkpointer.latest?.size ?? 0);
+    // Never past the last checkpoint in the stored history (verifiers check pruned leaf hashes against it),
+    // and never the newest record (the log's size lives in it).
+    const limit = Math.min(log.size - 1, checkpointer.stored?.size ?? 0);
     const holds = await this.holds();
     const now = clock.now();
     let stop = previous;
