@@ -106,4 +106,12 @@ describe('gateway response masking', () => {
       assert.doesNotMatch(res.text, /6789|4111/, path);
     }
   });
+
+  it('does not count an answer it cannot mask against the target: a client cannot open its breaker', async () => {
+    // The upstream answered (200, as designed): refusing to pass it on says nothing about its health.
+    // Counted as failures, a few such requests from one client opened the circuit for every caller.
+    for (let i = 0; i < 8; i++) assert.equal((await call('/text', 'clerk')).status, 502);
+    const res = await call('/record', 'auditor');
+    assert.equal(res.status, 200);
+  });
 });

@@ -129,6 +129,13 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
         target.breaker.release();
         return;
       }
+      // The upstream answered, but the answer could not be passed on (masking): judged by its status.
+      const answered = (err as { upstreamStatus?: number }).upstreamStatus;
+      if (answered !== undefined) {
+        if (answered >= 502 && answered <= 504) target.breaker.failure();
+        else target.breaker.success();
+        throw gatewayError('gateway_upstream_error', 'the upstream failed', { cause: err });
+      }
       target.breaker.failure();
       const code = (err as { code?: string }).code ?? '';
       if (NOT_SENT.has(code)) {

@@ -44,7 +44,7 @@ export async function maskedExchange(
     size += (chunk as Buffer).length;
     if (size > MAX_MASKED_BYTES) {
       upstream.body.destroy();
-      throw gatewayError('gateway_upstream_error', 'the answer of a masked route is larger than it may be');
+      throw unmaskable(upstream.statusCode, 'the answer of a masked route is larger than it may be');
     }
     chunks.push(chunk as Buffer);
   }
@@ -54,13 +54,13 @@ export async function maskedExchange(
   let body = raw;
   if (raw.length > 0) {
     if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type) || encoding !== 'identity') {
-      throw gatewayError('gateway_upstream_error', 'a masked route answered something that cannot be masked');
+      throw unmaskable(upstream.statusCode, 'a masked route answered something that cannot be masked');
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw.toString('utf8'));
     } catch (cause) {
-      throw gatewayError('gateway_upstream_error', 'a masked route answered malformed JSON', { cause });
+      throw unmaskable(upstream.statusCode, 'a masked route answered malformed JSON', cause);
     }
     body = Buffer.from(JSON.stringify(applyMasking(parsed, policy, roles)), 'utf8');
   }
@@ -73,4 +73,16 @@ export async function maskedExchange(
   res.writeHead(upstream.statusCode, head);
   res.end(body);
   return upstream.statusCode;
+}
+
+/**
+ * An answer the upstream gave (with `upstreamStatus`) that cannot be passed on masked. The upstream stage
+ * judges the target by that status, as for any answer: which answers cannot be masked is often the
+ * client's to choose (a path answered with a text 404, a listing too large), and counted as failures a
+ * few of them opened the target's circuit breaker for every caller.
+ */
+function unmaskable(status: number, message: string, cause?: unknown): Error {
+  return Object.assign(gatewayError('gateway_upstream_error', message, cause ? { cause } : {}), {
+    upstreamStatus: status,
+  });
 }
