@@ -177,6 +177,27 @@ describe('upstream resilience', () => {
     assert.deepEqual(seen, [undefined]);
   });
 
+  test('an informational answer (103 Early Hints) is not taken for the final one', async () => {
+    // undici hands 1xx heads to a dispatch handler's onResponseStart as well. Taken for the answer, the
+    // 103 was written as the client's head, the real head then failed to be written (headers sent) and
+    // the exchange was abandoned: the client hung; a 503 after it could not be retried either.
+    let calls = 0;
+    const gw = await gatewayTo((_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      if (++calls === 1) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('busy');
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      }
+    });
+    const res = await request(`${gw.url}/x`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'ok');
+    assert.equal(calls, 2);
+  });
+
   test('a dead target is skipped by failover and then by its open circuit', async () => {
     const [live] = await upstreams(1);
     const dead = await deadPort();

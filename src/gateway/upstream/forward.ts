@@ -85,6 +85,10 @@ export function forward(
       },
       onResponseStart(c: Controller, status: number, headers: Record<string, string | string[] | undefined>) {
         controller = c;
+        // undici hands informational heads (102, 103 Early Hints) here too: the answer is still to come.
+        // Taken for it, the 103 became the client's head and the real one could not be written (or
+        // retried after a 503): the client waited for an answer that never came.
+        if (status < 200) return;
         if (retryStatus(status)) {
           held = status;
           return;
