@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
@@ -237,6 +238,72 @@ describe('rate limits', () => {
     assert.equal((await get(`${gw.url}/open`)).statusCode, 200);
     const refused = await get(`${gw.url}/closed`);
     assert.equal(refused.statusCode, 503);
+  });
+});
+
+describe('a Redis that stops answering', () => {
+  test('is a Redis outage: fail-open lets requests through and fail-closed refuses them, without waiting', async () => {
+    // A Redis that accepts commands and answers none (a partition that drops packets, a stalled host):
+    // it stays "ready", so only a deadline makes it the outage that failOpen is about. Without one,
+    // every request of the route waited for good, fail-open or not.
+    const sockets = new Set<Socket>();
+    const stalled = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        // Only the handshake and the ready check are answered (each command's name is its first bulk).
+        for (const [, name] of chunk.toString().matchAll(/\*\d+\r\n\$\d+\r\n([^\r]*)\r\n/g)) {
+          const command = name!.toLowerCase();
+          if (command === 'hello') socket.write('%1\r\n+server\r\n+redis\r\n');
+          else if (command === 'client') socket.write('+OK\r\n');
+          else if (command === 'info') {
+            const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+            socket.write(`$${info.length}\r\n${info}\r\n`);
+          }
+        }
+      });
+    });
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+    const port = (stalled.address() as { port: number }).port;
+    const client = await redisClient(port);
+    closers.push(async () => {
+      client.disconnect();
+      for (const socket of sockets) socket.destroy();
+      stalled.close();
+    });
+    const route = (name: string, failOpen: boolean, algorithm: RateLimitSpec['algorithm']) => ({
+      name,
+      service: 'svc',
+      paths: [`/${name}`],
+      auth: { required: false },
+      rateLimits: [
+        { by: 'ip' as const, points: 5, durationSeconds: 60, store: 'redis' as const, failOpen, algorithm },
+      ],
+    });
+    const gw = await startGateway(
+      {
+        format_version: '1',
+        services: [{ name: 'svc', targets: [upstream.url] }],
+        routes: [
+          route('open', true, 'fixed-window'),
+          route('closed', false, 'fixed-window'),
+          route('open-sliding', true, 'sliding-window'),
+          route('closed-bucket', false, 'token-bucket'),
+        ],
+      },
+      { redis: client },
+    );
+    closers.push(gw.close);
+    const started = Date.now();
+    const timed = (path: string) =>
+      request(`${gw.url}${path}`, { headersTimeout: 5_000 }).then(async (res) => {
+        await res.body.dump();
+        return res.statusCode;
+      });
+    assert.deepEqual(
+      await Promise.all(['/open', '/closed', '/open-sliding', '/closed-bucket'].map(timed)),
+      [200, 503, 200, 503],
+    );
+    assert.ok(Date.now() - started < 4_000, `${Date.now() - started} ms`);
   });
 });
 

@@ -20,6 +20,21 @@ import { redisScript } from './redis-scripts.ts';
 
 export class StoreUnavailable extends Error {}
 
+/**
+ * How long a Redis decision may take. A Redis that stops answering (a partition that drops packets, a
+ * stalled host) stays "ready" to its client, which would wait for good: past this it is an outage, and
+ * the rule's fail-open or fail-closed applies, as when the component does not answer a worker.
+ */
+const REDIS_DEADLINE_MS = 1_000;
+
+function withDeadline<T>(pending: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
+}
+
 export function createLimiterFactory(
   redis: Redis | undefined,
   prefix: string,
@@ -110,7 +125,7 @@ export function createLimiterFactory(
       limit,
       async consume(key: string) {
         try {
-          return await consume(key);
+          return await withDeadline(consume(key), REDIS_DEADLINE_MS);
         } catch (err) {
           throw new StoreUnavailable('rate-limit store unavailable', { cause: err });
         }
