@@ -24,12 +24,23 @@ async function upstreams(n: number): Promise<TestUpstream[]> {
 }
 
 /** A loopback port with nothing listening (connection refused). */
+/**
+ * A port nothing listens on. Taken below Linux's ephemeral range (32768-60999): a port freed from there
+ * can be handed at once to another test's server or connection, which then answers (or hangs) where this
+ * test expects a refusal.
+ */
 async function deadPort(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}`;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = createServer();
+    const free = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!free) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return `http://127.0.0.1:${port}`;
+  }
 }
 
 const open = { auth: { required: false } };
