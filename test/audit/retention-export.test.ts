@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { MAX_SEGMENTS_PER_PAGE } from '../../src/audit/api/query-routes.ts';
-import { toCef } from '../../src/audit/export/event-formats.ts';
+import { toCef, toSyslog } from '../../src/audit/export/event-formats.ts';
 import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
 import { canonicalJson, leafHash, parseVerifierKey, verifyInclusion } from '../../src/audit/index.ts';
 import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
@@ -496,5 +496,37 @@ describe('search and export (SQLite)', () => {
     } finally {
       hec.close();
     }
+  });
+});
+
+describe('export formats', () => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+  it('keeps NUL, other control characters and Unicode line separators out of CEF and syslog events', () => {
+    // reason, target and actor.name take any text but NUL-free actor ids: a NUL cut the line short in
+    // C-based syslog inputs (the record in cs1 was lost), an escape sequence reached the analyst's terminal,
+    // and NEL / U+2028 / U+2029 / vertical tab / form feed are line breaks to many line splitters.
+    const odd = 'a\u0000b\u001b[31mc\u000bd\u000ce\u0085f\u2028g\u2029h\u007fi';
+    const record = {
+      id: 'rec-ctl-000001',
+      index: 4,
+      time: '2026-01-01T00:00:00.000Z',
+      actor: { type: 'user' as const, id: 'mallory', name: odd },
+      action: 'identity.login',
+      outcome: 'failure' as const,
+      category: 'security',
+      reason: odd,
+      target: { type: 'user', id: odd },
+    };
+    const line = toCef(record);
+    assert.doesNotMatch(line, unsafe, JSON.stringify(line));
+    // The record in cs1 still reads back as the same value, so the copy can be re-hashed.
+    const cs1 = /cs1=(.*)$/
+      .exec(line)![1]!
+      .replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+    assert.deepEqual(JSON.parse(cs1), record);
+    const syslog = toSyslog(record, 'host');
+    assert.doesNotMatch(syslog, unsafe, JSON.stringify(syslog));
+    assert.deepEqual(JSON.parse(syslog.slice(syslog.indexOf('\uFEFF') + 1)), record);
   });
 });

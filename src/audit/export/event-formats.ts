@@ -45,8 +45,29 @@ const cefHeader = (v: string) =>
     .replace(/[\r\n]/g, ' ');
 // CEF extension values: `\` and `=` escaped, line breaks encoded as `\n` / `\r` (a lone CR too: syslog
 // inputs split on it, and the rest of the value would arrive as an event of its own).
+// Any other control character (NUL, ESC, vertical tab, form feed, DEL, C1 with NEL) and U+2028 / U+2029, which
+// `reason`, `target` and `actor.name` may hold, becomes U+FFFD: CEF has no escape for them, a NUL cuts the
+// line short in C-based inputs, and NEL, VT, FF and the separators are line breaks to many splitters. The
+// record itself stays exact in `cs1` (JSON escapes them, see `recordJson`).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+const CEF_UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/g;
 const cefValue = (v: string) =>
-  v.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  v
+    .replace(/\\/g, '\\\\')
+    .replace(/=/g, '\\=')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(CEF_UNSAFE, '\uFFFD');
+
+/**
+ * The record as JSON with no control character or line separator left raw: JSON.stringify escapes C0
+ * controls but not DEL, C1 (NEL), U+2028 or U+2029; as `\\uXXXX` escapes they parse back to the same value.
+ */
+const recordJson = (r: LoggedRecord) =>
+  JSON.stringify(r).replace(
+    /[\x7f\x85\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 /** ArcSight Common Event Format (CEF:0) line. */
 export function toCef(r: LoggedRecord): string {
@@ -64,7 +85,7 @@ export function toCef(r: LoggedRecord): string {
   if (r.source?.component) ext.push(['dvchost', r.source.component]);
   if (r.target) ext.push(['duid', `${r.target.type}:${r.target.id}`]);
   if (r.reason) ext.push(['reason', r.reason]);
-  ext.push(['cs1Label', 'record'], ['cs1', JSON.stringify(r)]);
+  ext.push(['cs1Label', 'record'], ['cs1', recordJson(r)]);
   const head = ['CEF:0', 'Bulwark', 'audit', VERSION, r.action, r.action, String(severity)]
     .map(cefHeader)
     .join('|');
@@ -84,5 +105,5 @@ export function toSyslog(r: LoggedRecord, hostname: string): string {
   const sd = `[${SD_ID} index="${r.index}" id="${sdValue(r.id)}" outcome="${sdValue(r.outcome)}" category="${sdValue(r.category)}"]`;
   // RFC 5424 §6: VERSION 1, APP-NAME bulwark-audit, MSGID the action (printable, <= 32 chars).
   const msgid = r.action.slice(0, 32);
-  return `<${pri}>1 ${r.time} ${host} bulwark-audit - ${msgid} ${sd} \uFEFF${JSON.stringify(r)}`;
+  return `<${pri}>1 ${r.time} ${host} bulwark-audit - ${msgid} ${sd} \uFEFF${recordJson(r)}`;
 }
