@@ -62,7 +62,10 @@ export function pseudonym(value: unknown, pepper: Buffer): string {
 
 export function mask(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length <= 4 ? '****' : `****${text.slice(-4)}`;
+  // By code points: the last four UTF-16 units could start with the low half of a surrogate pair, a lone
+  // surrogate the record schema refuses (no RFC 8785 canonical form, U+FFFD to other verifiers).
+  const chars = [...text];
+  return chars.length <= 4 ? '****' : `****${chars.slice(-4).join('')}`;
 }
 
 const MAX_DEPTH = 8;
