@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { MAX_SEGMENTS_PER_PAGE } from '../../src/audit/api/query-routes.ts';
-import { toCef, toSyslog } from '../../src/audit/export/event-formats.ts';
+import { toCef, toEcs, toSyslog } from '../../src/audit/export/event-formats.ts';
 import { pushToHec } from '../../src/audit/export/splunk-hec.ts';
 import { canonicalJson, leafHash, parseVerifierKey, verifyInclusion } from '../../src/audit/index.ts';
 import { openCheckpoint } from '../../src/audit/verifier/checkpoint.ts';
@@ -528,5 +528,39 @@ describe('export formats', () => {
     const syslog = toSyslog(record, 'host');
     assert.doesNotMatch(syslog, unsafe, JSON.stringify(syslog));
     assert.deepEqual(JSON.parse(syslog.slice(syslog.indexOf('\uFEFF') + 1)), record);
+  });
+
+  it('puts only an IP address in the ECS and CEF address fields, never a sealed or erased value', () => {
+    // With crypto-shredding a user's source.ip is stored sealed (or `[erased]`). ECS maps source.ip as
+    // type ip and CEF src as an address: Elasticsearch refused every such document (mapping error), so
+    // the events of every user with an address never reached the SIEM. The record still carries it.
+    for (const ip of [`bulwark:pii1:a:bulwark:v1:${'A'.repeat(40)}.${'B'.repeat(40)}`, '[erased]']) {
+      const record = {
+        id: 'rec-ip-0000001',
+        index: 5,
+        time: '2026-01-01T00:00:00.000Z',
+        actor: { type: 'user' as const, id: 'alice' },
+        action: 'identity.login',
+        outcome: 'success' as const,
+        category: 'security',
+        source: { component: 'identity', ip },
+      };
+      const ecs = toEcs(record, 'o') as { source?: unknown; bulwark: { audit: { record: unknown } } };
+      assert.equal(ecs.source, undefined);
+      assert.deepEqual(ecs.bulwark.audit.record, record);
+      assert.doesNotMatch(toCef(record), / src=/);
+    }
+    const clear = {
+      id: 'rec-ip-0000002',
+      index: 6,
+      time: '2026-01-01T00:00:00.000Z',
+      actor: { type: 'user' as const, id: 'alice' },
+      action: 'identity.login',
+      outcome: 'success' as const,
+      category: 'security',
+      source: { component: 'identity', ip: '2001:db8::1' },
+    };
+    assert.deepEqual((toEcs(clear, 'o') as { source?: unknown }).source, { ip: '2001:db8::1' });
+    assert.match(toCef(clear), / src=2001:db8::1 /);
   });
 });

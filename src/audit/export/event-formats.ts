@@ -3,11 +3,22 @@
  * kept in a SIEM can be re-hashed (RFC 8785 canonical JSON) and checked against the log with an inclusion
  * proof.
  */
+import { isIP } from 'node:net';
 import { VERSION } from '../../core/index.ts';
 import type { AuditRecord } from '../record/record-schema.ts';
 
 /** A stored record as read back from the log (its canonical body, parsed): the record and its index. */
 export type LoggedRecord = AuditRecord & { index: number };
+
+/**
+ * The source address when it is one: a user's is stored sealed (`bulwark:pii1:...`) or `[erased]` under
+ * crypto-shredding, and ECS `source.ip` (type ip) or CEF `src` holding that made the SIEM refuse the whole
+ * event. The record itself, with the sealed value, is in every format all the same.
+ */
+function addressOf(r: LoggedRecord): string | undefined {
+  const ip = r.source?.ip;
+  return ip !== undefined && isIP(ip) !== 0 ? ip : undefined;
+}
 
 /** Elastic Common Schema 8.x document (one JSON line). */
 export function toEcs(r: LoggedRecord, origin: string): Record<string, unknown> {
@@ -31,7 +42,7 @@ export function toEcs(r: LoggedRecord, origin: string): Record<string, unknown> 
   else doc['client'] = { user: { id: r.actor.id } };
   if (r.source) {
     doc['service'] = { name: r.source.component };
-    if (r.source.ip) doc['source'] = { ip: r.source.ip };
+    if (addressOf(r)) doc['source'] = { ip: r.source.ip };
   }
   if (r.traceId) doc['trace'] = { id: r.traceId };
   if (r.requestId) doc['http'] = { request: { id: r.requestId } };
@@ -81,7 +92,8 @@ export function toCef(r: LoggedRecord): string {
     ['cn1Label', 'leafIndex'],
     ['cn1', String(r.index)],
   ];
-  if (r.source?.ip) ext.push(['src', r.source.ip]);
+  const ip = addressOf(r);
+  if (ip) ext.push(['src', ip]);
   if (r.source?.component) ext.push(['dvchost', r.source.component]);
   if (r.target) ext.push(['duid', `${r.target.type}:${r.target.id}`]);
   if (r.reason) ext.push(['reason', r.reason]);
