@@ -134,6 +134,9 @@ export function normaliseRecord(input: unknown, field: string, options: Normalis
     if (Number.isNaN(ms)) fail(`${field}.time`, 'is not a valid date');
     if (ms > options.now + options.maxClockSkewMs) fail(`${field}.time`, 'is in the future');
     time = new Date(ms).toISOString();
+    // An offset can carry year 0000 back into 1 BC (-000001-12-31...): no syslog or ECS timestamp, and
+    // outside what a time search can name (years 0000-9999 in UTC).
+    if (time.startsWith('-')) fail(`${field}.time`, 'is before year 0000 in UTC');
   }
   const a = object(e.actor, `${field}.actor`, ACTOR_KEYS);
   if (typeof a['type'] !== 'string' || !ACTOR_TYPES.has(a['type']))
