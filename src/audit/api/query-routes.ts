@@ -72,6 +72,8 @@ export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise
   // The segment holding `after + 1` starts at most SEGMENT_MAX - 1 records before it.
   let cursor = after - SEGMENT_MAX;
   let scanned = 0;
+  let size = 0;
+  const maxSize = ctx.settings.entriesMaxBytes;
   for (;;) {
     const rows = await ctx.store.query<{ first_idx: number; n: number; bodies: string }>(sql, [
       cursor,
@@ -84,8 +86,15 @@ export async function searchRecords(ctx: AuditContext, f: SearchFilter): Promise
       if (first + Number(row.n) - 1 <= after) continue;
       const bodies = row.bodies.split('\n');
       for (let k = Math.max(0, after + 1 - first); k < bodies.length && out.length < f.limit; k++) {
-        const r = JSON.parse(bodies[k]!) as LoggedRecord;
-        if (matches(r, f, from, to)) out.push(r);
+        const body = bodies[k]!;
+        const r = JSON.parse(body) as LoggedRecord;
+        if (!matches(r, f, from, to)) continue;
+        // Pages are capped in size like `/entries` (`entriesMaxBytes`): up to 10,000 records of ~50 KB
+        // would make one answer hundreds of megabytes. At least one record, so a page always moves on.
+        if (out.length > 0 && size + body.length > maxSize)
+          return { records: out, next: out[out.length - 1]!.index };
+        out.push(r);
+        size += body.length;
       }
       if (out.length >= f.limit) return { records: out, next: out[out.length - 1]!.index };
       // Filters that match segments but rarely records would otherwise read the whole log in one request:
