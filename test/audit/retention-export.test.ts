@@ -501,12 +501,13 @@ describe('search and export (SQLite)', () => {
 
 describe('export formats', () => {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
-  const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
   it('keeps NUL, other control characters and Unicode line separators out of CEF and syslog events', () => {
     // reason, target and actor.name take any text but NUL-free actor ids: a NUL cut the line short in
     // C-based syslog inputs (the record in cs1 was lost), an escape sequence reached the analyst's terminal,
-    // and NEL / U+2028 / U+2029 / vertical tab / form feed are line breaks to many line splitters.
-    const odd = 'a\u0000b\u001b[31mc\u000bd\u000ce\u0085f\u2028g\u2029h\u007fi';
+    // NEL / U+2028 / U+2029 / vertical tab / form feed are line breaks to many line splitters, and C1
+    // and bidi controls make a SIEM display a value other than it is.
+    const odd = 'a\u0000b\u001b[31mc\u000bd\u000ce\u0085f\u2028g\u2029h\u007fi\u0090j\u202ek\u2066l';
     const record = {
       id: 'rec-ctl-000001',
       index: 4,

@@ -58,10 +58,12 @@ const cefHeader = (v: string) =>
 // inputs split on it, and the rest of the value would arrive as an event of its own).
 // Any other control character (NUL, ESC, vertical tab, form feed, DEL, C1 with NEL) and U+2028 / U+2029, which
 // `reason`, `target` and `actor.name` may hold, becomes U+FFFD: CEF has no escape for them, a NUL cuts the
-// line short in C-based inputs, and NEL, VT, FF and the separators are line breaks to many splitters. The
+// line short in C-based inputs, and NEL, VT, FF and the separators are line breaks to many splitters; bidi
+// overrides and isolates (U+202A-U+202E, U+2066-U+2069) make a SIEM show a field other than it is. The
 // record itself stays exact in `cs1` (JSON escapes them, see `recordJson`).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
-const CEF_UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/g;
+const CEF_UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point.
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const cefValue = (v: string) =>
   v
     .replace(/\\/g, '\\\\')
@@ -71,12 +73,13 @@ const cefValue = (v: string) =>
     .replace(CEF_UNSAFE, '\uFFFD');
 
 /**
- * The record as JSON with no control character or line separator left raw: JSON.stringify escapes C0
- * controls but not DEL, C1 (NEL), U+2028 or U+2029; as `\\uXXXX` escapes they parse back to the same value.
+ * The record as JSON with nothing `CEF_UNSAFE` matches left raw (cefValue would replace it, and the
+ * copy would no longer re-hash): JSON.stringify escapes C0 controls but not DEL, C1 (NEL), U+2028, U+2029
+ * or bidi controls; as `\\uXXXX` escapes they parse back to the same value.
  */
 const recordJson = (r: LoggedRecord) =>
   JSON.stringify(r).replace(
-    /[\x7f\x85\u2028\u2029]/g,
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 
