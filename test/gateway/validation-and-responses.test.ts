@@ -77,6 +77,7 @@ const doc = (target: string): RouteDocument => ({
       auth: { required: false },
       matchHeaders: { 'api-version': '2' },
     },
+    { name: 'get-only', service: 'svc', paths: ['/get-only'], methods: ['GET'], auth: { required: false } },
   ],
 });
 
@@ -264,6 +265,26 @@ describe('CORS', () => {
     await res.body.dump();
     assert.equal(res.statusCode, 204);
     assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(upstream.received.length, 0);
+  });
+
+  test('a preflight-shaped OPTIONS on a route without CORS gets 405, not the upstream', async () => {
+    // The route allows GET only and has no `cors`: nothing answers a preflight for it, so an OPTIONS with
+    // Access-Control-Request-Method must not slip past the method list to the upstream.
+    upstream.received.length = 0;
+    const res = await request(`${gw.url}/get-only`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 405);
+    // Nor on a CORS route without Origin: the cors stage passes a request without one on.
+    const noOrigin = await request(`${gw.url}/cors`, {
+      method: 'OPTIONS',
+      headers: { 'access-control-request-method': 'GET' },
+    });
+    await noOrigin.body.dump();
+    assert.equal(noOrigin.statusCode, 405);
     assert.equal(upstream.received.length, 0);
   });
 

@@ -12,9 +12,14 @@ export function selectRoute(ctx: RequestContext): void {
   ctx.route = match.route;
   ctx.params = match.params;
   const methods = match.route.methods;
-  // CORS preflights are answered by the cors stage whatever the route's methods.
+  // CORS preflights are answered by the cors stage whatever the route's methods; only on a route with
+  // `cors` and with an Origin (what the cors stage answers): otherwise nothing answered them, and an
+  // OPTIONS the route does not list went on to the upstream.
   const preflight =
-    request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    match.route.cors !== undefined &&
+    request.method === 'OPTIONS' &&
+    request.headers['origin'] !== undefined &&
+    request.headers['access-control-request-method'] !== undefined;
   if (methods && !methods.has(request.method) && !preflight) {
     throw gatewayError('gateway_method_not_allowed', 'the route does not allow this method', {
       headers: { allow: [...methods].join(', ') },
