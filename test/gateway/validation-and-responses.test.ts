@@ -268,6 +268,18 @@ describe('CORS', () => {
     assert.equal(upstream.received.length, 0);
   });
 
+  test('a preflight answer carries the security headers of every answer', async () => {
+    const res = await request(`${gw.url}/cors`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 204);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin');
+  });
+
   test('a preflight-shaped OPTIONS on a route without CORS gets 405, not the upstream', async () => {
     // The route allows GET only and has no `cors`: nothing answers a preflight for it, so an OPTIONS with
     // Access-Control-Request-Method must not slip past the method list to the upstream.

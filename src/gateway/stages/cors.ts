@@ -24,7 +24,14 @@ export function applyCors(ctx: RequestContext): 'done' | undefined {
     };
     if (cors.headers?.length) headers['access-control-allow-headers'] = cors.headers.join(', ');
     if (cors.credentials) headers['access-control-allow-credentials'] = 'true';
-    ctx.res.writeHead(204, { ...ctx.responseHeaders, ...headers });
+    // The route's headers (security, deprecation) and the request id, as on every other answer: the
+    // preflight's 204 went out without nosniff, frame and resource policies or HSTS.
+    ctx.res.writeHead(204, {
+      ...ctx.route?.responseHeaders,
+      ...ctx.responseHeaders,
+      ...headers,
+      'x-request-id': ctx.id,
+    });
     ctx.res.end();
     return 'done';
   }
