@@ -11,7 +11,10 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { gatewayValidate } from '../../src/cli/commands/gateway.ts';
-import { parseRouteFile } from '../../src/gateway/routes/route-file.ts';
+import { systemClock } from '../../src/core/index.ts';
+import { diffRouteDocuments } from '../../src/gateway/routes/route-diff.ts';
+import { parseRouteFile, type RouteDocument } from '../../src/gateway/routes/route-file.ts';
+import { RouteTable } from '../../src/gateway/routes/route-table.ts';
 
 const HASH_A = `sha256:${'a'.repeat(64)}`;
 const HASH_B = `sha256:${'b'.repeat(64)}`;
@@ -134,5 +137,43 @@ describe('route file checks', () => {
     ]) {
       assert.ok(issuesOf(bad).length > 0, bad);
     }
+  });
+});
+
+describe('route diff', () => {
+  test('routes that only change places are reported: the first match in file order wins', () => {
+    // `/a/:id` and `/a/*` both match `/a/1`: which one serves it is decided by their order alone.
+    const doc = (names: string[]) => {
+      const parsed = parseRouteFile(
+        stringify({
+          format_version: '1',
+          services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+          routes: names.map((n) => ({
+            name: n,
+            service: 'svc',
+            paths: [n === 'one' ? '/a/:id' : '/a/*'],
+          })),
+        }),
+      );
+      assert.ok(parsed.ok);
+      return parsed.document;
+    };
+    const before = doc(['one', 'all']);
+    const after = doc(['all', 'one']);
+    const table = (d: RouteDocument) =>
+      new RouteTable(d, systemClock, () => {
+        throw new Error('no limits here');
+      });
+    assert.notEqual(
+      table(before).match('/a/1', 'h', {})?.route.name,
+      table(after).match('/a/1', 'h', {})?.route.name,
+    );
+    assert.deepEqual(
+      diffRouteDocuments(before, after)
+        .map((c) => `${c.kind} ${c.name} ${c.change}`)
+        .sort(),
+      ['route all changed', 'route one changed'],
+    );
+    assert.deepEqual(diffRouteDocuments(before, doc(['one', 'all'])), []);
   });
 });

@@ -24,6 +24,16 @@ export function diffRouteDocuments(current: RouteDocument, next: RouteDocument):
   };
   compare('service', current.services, next.services);
   compare('route', current.routes, next.routes);
+  // The first route in file order that matches serves a request: routes that only change places can
+  // change which one serves a path, so a route kept whose place among the kept ones moved is changed too.
+  const inNext = new Set(next.routes.map((r) => r.name));
+  const inCurrent = new Set(current.routes.map((r) => r.name));
+  const was = current.routes.filter((r) => inNext.has(r.name)).map((r) => r.name);
+  const now = next.routes.filter((r) => inCurrent.has(r.name)).map((r) => r.name);
+  const listed = new Set(changes.filter((c) => c.kind === 'route').map((c) => c.name));
+  now.forEach((name, i) => {
+    if (was[i] !== name && !listed.has(name)) changes.push({ kind: 'route', name, change: 'changed' });
+  });
   compare('consumer', current.consumers ?? [], next.consumers ?? []);
   return changes;
 }
