@@ -135,17 +135,25 @@ export function adminRoutes(options: AdminOptions): FastifyPluginAsync {
         const before = gateway.runtime.table.document;
         // Applied first (it compiles everything), written second: a file on disk is always a good one.
         const table = gateway.applyText(text);
-        mkdirSync(dirname(options.routesFile), { recursive: true, mode: 0o700 });
-        const temp = `${options.routesFile}.${process.pid}.tmp`;
-        writeFileSync(temp, text, { mode: 0o600 });
-        renameSync(temp, options.routesFile);
-        gateway.runtime.audit.record({
-          actor: actorOf(req),
-          action: 'gateway.routes.sync',
-          outcome: 'success',
-          source: { component: 'gateway', ip: req.ip },
-          requestId: req.id,
-        });
+        // The table is in force from here on: audited even when the file cannot be written (the caller
+        // gets the error, the record says the change was not persisted).
+        let persisted = false;
+        try {
+          mkdirSync(dirname(options.routesFile), { recursive: true, mode: 0o700 });
+          const temp = `${options.routesFile}.${process.pid}.tmp`;
+          writeFileSync(temp, text, { mode: 0o600 });
+          renameSync(temp, options.routesFile);
+          persisted = true;
+        } finally {
+          gateway.runtime.audit.record({
+            actor: actorOf(req),
+            action: 'gateway.routes.sync',
+            outcome: 'success',
+            source: { component: 'gateway', ip: req.ip },
+            requestId: req.id,
+            ...(persisted ? {} : { details: { persisted: false } }),
+          });
+        }
         return { applied: true, changes: diffRouteDocuments(before, table.document) };
       },
     );
