@@ -177,3 +177,29 @@ describe('route diff', () => {
     assert.deepEqual(diffRouteDocuments(before, doc(['one', 'all'])), []);
   });
 });
+
+describe('route hosts', () => {
+  test('a host the request can never carry is refused; a trailing dot or capitals name the same host', () => {
+    // The gateway compares the request's lower-cased host without port or trailing dot: a route naming a
+    // port or a Kong-style wildcard never matched, and its traffic went to the next route that did.
+    const withHosts = (hosts: string[]) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [
+          { name: 'internal', service: 'svc', paths: ['/x'], hosts, ipAllow: ['10.0.0.0/8'] },
+          { name: 'public', service: 'svc', paths: ['/*'] },
+        ],
+      });
+    for (const bad of [['api.example.com:8443'], ['*.example.com'], ['api example.com'], ['']]) {
+      assert.ok(issuesOf(withHosts(bad)).length > 0, bad.join());
+    }
+    const parsed = parseRouteFile(withHosts(['Internal.Example.com.', '[::1]']));
+    assert.ok(parsed.ok);
+    const table = new RouteTable(parsed.document, systemClock, () => {
+      throw new Error('no limits here');
+    });
+    assert.equal(table.match('/x', 'internal.example.com', {})?.route.name, 'internal');
+    assert.equal(table.match('/x', '[::1]', {})?.route.name, 'internal');
+  });
+});

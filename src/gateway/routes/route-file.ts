@@ -203,7 +203,16 @@ export const ROUTE_FILE_SCHEMA = {
           service: name,
           paths: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^/' } },
           methods: { type: 'array', items: { type: 'string', pattern: '^[A-Z]+$' } },
-          hosts: strings,
+          // What the request's host is compared as: a DNS name or a bracketed IPv6 address, without port
+          // (a port or a `*.` wildcard never matched, and the route's traffic went to the next route).
+          hosts: {
+            type: 'array',
+            items: {
+              type: 'string',
+              pattern:
+                '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?|\\[[0-9A-Fa-f:.]+\\])$',
+            },
+          },
           matchHeaders: { type: 'object', additionalProperties: { type: 'string' } },
           stripPrefix: { type: 'string', pattern: '^/' },
           auth: {

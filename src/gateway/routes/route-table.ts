@@ -201,7 +201,8 @@ function compileRoute(
     spec,
     service,
     methods: spec.methods ? new Set(spec.methods) : undefined,
-    hosts: spec.hosts ? new Set(spec.hosts.map((h) => h.toLowerCase())) : undefined,
+    // Spelled as the request's host is (canonical/headers.ts): lower case, no trailing dot.
+    hosts: spec.hosts ? new Set(spec.hosts.map((h) => h.toLowerCase().replace(/\.$/, ''))) : undefined,
     matchHeaders: Object.entries(spec.matchHeaders ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
     allow: spec.ipAllow ? blockList(spec.ipAllow, where) : undefined,
     deny: spec.ipDeny ? blockList(spec.ipDeny, where) : undefined,
