@@ -203,3 +203,28 @@ describe('route hosts', () => {
     assert.equal(table.match('/x', '[::1]', {})?.route.name, 'internal');
   });
 });
+
+describe('route deprecation', () => {
+  test('a deprecation or sunset date that is no RFC 3339 date-time is refused: it would be sent as NaN', () => {
+    const withDeprecation = (deprecation: Record<string, string | undefined>) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [{ name: 'r', service: 'svc', paths: ['/x'], deprecation }],
+      });
+    assert.deepEqual(
+      issuesOf(
+        withDeprecation({ deprecatedAt: '2026-06-01T00:00:00Z', sunsetAt: '2027-01-01T00:00:00+01:00' }),
+      ),
+      [],
+    );
+    for (const bad of [
+      { deprecatedAt: 'next year' },
+      { sunsetAt: '2027-13-45T00:00:00Z' },
+      { sunsetAt: 'Fri, 01 Jan 2027 00:00:00 GMT' },
+      { deprecatedAt: '2026-06-01' },
+    ]) {
+      assert.ok(issuesOf(withDeprecation(bad)).length > 0, JSON.stringify(bad));
+    }
+  });
+});

@@ -331,6 +331,9 @@ export const ROUTE_FILE_SCHEMA = {
   },
 } as const;
 
+/** RFC 3339 §5.6 date-time, e.g. `2027-01-01T00:00:00Z`. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
 const checkSchema = ajv.compile(ROUTE_FILE_SCHEMA);
 
@@ -401,6 +404,14 @@ export function checkRouteDocument(
     // Fetch spec, CORS protocol: a wildcard origin with credentials is refused by browsers and unsafe.
     if (r.cors?.credentials && r.cors.origins.includes('*')) {
       issues.push({ path: `/routes/${i}/cors`, message: 'credentials cannot be combined with origin *' });
+    }
+    // The schema's `format: date-time` is not checked (no formats in ajv here): a date that does not parse
+    // was sent as `Deprecation: @NaN` and `Sunset: Invalid Date`.
+    for (const key of ['deprecatedAt', 'sunsetAt'] as const) {
+      const at = r.deprecation?.[key];
+      if (at !== undefined && (!RFC3339.test(at) || Number.isNaN(Date.parse(at)))) {
+        issues.push({ path: `/routes/${i}/deprecation/${key}`, message: 'not an RFC 3339 date-time' });
+      }
     }
     for (const [j, p] of r.paths.entries()) {
       if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,=@]+))*(\/\*|\/)?$/.test(p)) {
