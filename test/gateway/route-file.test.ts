@@ -223,6 +223,11 @@ describe('route deprecation', () => {
       { sunsetAt: '2027-13-45T00:00:00Z' },
       { sunsetAt: 'Fri, 01 Jan 2027 00:00:00 GMT' },
       { deprecatedAt: '2026-06-01' },
+      // The link goes into a Link header: a line break failed every answer of the route, and `>` or a
+      // space let the file write parameters of its own.
+      { link: 'https://docs.example/v2\r\nSet-Cookie: a=b' },
+      { link: 'https://docs.example/v2>; rel="next' },
+      { link: 'https://docs.example/v 2' },
     ]) {
       assert.ok(issuesOf(withDeprecation(bad)).length > 0, JSON.stringify(bad));
     }

@@ -294,7 +294,8 @@ export const ROUTE_FILE_SCHEMA = {
             properties: {
               deprecatedAt: { type: 'string', format: 'date-time' },
               sunsetAt: { type: 'string', format: 'date-time' },
-              link: { type: 'string', pattern: '^https://' },
+              // URI characters only (RFC 3986): the link is written into a Link header between `<` and `>`.
+              link: { type: 'string', pattern: "^https://[A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]+$" },
             },
           },
           mask: {
