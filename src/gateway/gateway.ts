@@ -210,7 +210,7 @@ export class Gateway {
     );
     next.startHealthChecks();
     this.runtime.table = next;
-    for (const service of next.retiredFrom(previous)) void service.close();
+    for (const service of next.retiredFrom(previous)) void service.retire();
     if (options.counted !== false) this.runtime.metrics.reload('applied');
     for (const listener of this.#applyListeners) listener(checked.document);
     return next;

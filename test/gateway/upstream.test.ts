@@ -355,6 +355,42 @@ describe('route file hot reload', () => {
     assert.match(metrics, /bulwark_gateway_route_reloads_total\{result="rejected"\} 1/);
   });
 
+  test('a request still reading its body when its service is replaced finishes on the old service', async () => {
+    // The table is swapped between a request's routing and its upstream call (body read, token check,
+    // Redis limits): the service it routed to must still take it, not answer 502 because it was closed.
+    const [a, b] = await upstreams(2);
+    const doc = (target: string): RouteDocument =>
+      simpleRoutes(target, [
+        {
+          name: 'r',
+          service: 'svc',
+          paths: ['/x'],
+          ...open,
+          validate: { body: { type: 'object' }, contentTypes: ['application/json'] },
+        },
+      ]);
+    const gw = await startGateway(doc(a!.url));
+    closers.push(gw.close);
+    const status = new Promise<number>((resolve, reject) => {
+      const req = http.request(`${gw.url}/x`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '2' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write('{');
+      setTimeout(() => {
+        gw.gateway.apply(doc(b!.url));
+        setTimeout(() => req.end('}'), 50);
+      }, 100);
+    });
+    assert.equal(await status, 200);
+    assert.equal(a!.received.length, 1);
+  });
+
   test('a route file mounted as a swapped symlink (a Kubernetes ConfigMap) is reloaded', async () => {
     // kubelet updates a ConfigMap volume by writing a new `..<timestamp>` directory and renaming a new
     // `..data` link over the old one; `routes.yaml -> ..data/routes.yaml` itself never changes, so the

@@ -2,7 +2,7 @@
  * Stage 2: route selection on the canonical path, host and headers. Trusts: `ctx.request` (canonical).
  * A path that matches with another method answers 405, so the method cannot be used to probe routing.
  */
-import type { RequestContext } from '../context.ts';
+import { type RequestContext, whenFinished } from '../context.ts';
 import { gatewayError } from '../errors.ts';
 
 export function selectRoute(ctx: RequestContext): void {
@@ -11,6 +11,8 @@ export function selectRoute(ctx: RequestContext): void {
   if (!match) throw gatewayError('gateway_route_not_found', 'no route matches the request');
   ctx.route = match.route;
   ctx.params = match.params;
+  // The route's service stays open until this request ends, even if a reload retires it meanwhile.
+  whenFinished(ctx, match.route.service.hold());
   const methods = match.route.methods;
   // CORS preflights are answered by the cors stage whatever the route's methods; only on a route with
   // `cors` and with an Origin (what the cors stage answers): otherwise nothing answered them, and an

@@ -45,6 +45,9 @@ export class UpstreamService {
   readonly fingerprint: string;
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Requests routed to this service that have not finished (see {@link hold}). */
+  #holds = 0;
+  #retired = false;
   readonly #spec: ServiceSpec;
 
   constructor(spec: ServiceSpec, clock: Clock, identity?: UpstreamIdentity) {
@@ -139,6 +142,29 @@ export class UpstreamService {
     this.#timer = setInterval(run, check.intervalMs ?? 5_000);
     this.#timer.unref();
     run();
+  }
+
+  /**
+   * Marks one request routed here, until the returned function is called. A request is routed before
+   * its body is read and its token checked: a reload that retires the service meanwhile must not close
+   * the pools under it (undici refuses a request on a closed pool: the client got a 502).
+   */
+  hold(): () => void {
+    this.#holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      if (this.#retired && this.#holds === 0) void this.close();
+    };
+  }
+
+  /** No longer in the table: stops health checks, and closes once the requests routed here finished. */
+  retire(): Promise<void> | undefined {
+    this.#retired = true;
+    if (this.#timer) clearInterval(this.#timer);
+    return this.#holds === 0 ? this.close() : undefined;
   }
 
   /** Stops health checks and closes the pools once their in-flight requests finish. */
