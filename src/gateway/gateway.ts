@@ -235,6 +235,7 @@ export class Gateway {
       try {
         this.applyText(text);
         this.runtime.logger.info({ path }, 'route file reloaded');
+        return true;
       } catch (err) {
         this.runtime.metrics.reload('rejected');
         const e = err as BulwarkError;
@@ -242,6 +243,7 @@ export class Gateway {
           { path, code: e.code, issues: e.details?.['issues'] },
           'route file rejected; keeping the current routes',
         );
+        return false;
       }
     });
   }

@@ -1,6 +1,6 @@
 /** Issue 7, "Upstream": load balancing, retries within a budget, circuit breaker, health checks, mTLS, hot reload. */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -389,6 +389,34 @@ describe('route file hot reload', () => {
     });
     assert.equal(await status, 200);
     assert.equal(a!.received.length, 1);
+  });
+
+  test('a rejected file is read again on the next change in its directory: its certificate may come after it', async () => {
+    // Route file and CA written one after the other into one directory: the file first names a CA that is
+    // not there yet and is rejected; once the CA arrives, the same text is good and must be applied.
+    const dir = tempHome();
+    const caHome = tempHome();
+    await localServerCredentials(caHome, 'orders');
+    const file = join(dir, 'routes.yaml');
+    const doc = (path: string, tls?: { caFile: string }): RouteDocument => ({
+      format_version: '1',
+      services: [{ name: 'svc', targets: ['https://127.0.0.1:9'], ...(tls ? { tls } : {}) }],
+      routes: [{ name: 'r', service: 'svc', paths: [path], ...open }],
+    });
+    writeFileSync(file, stringify(doc('/x')));
+    const gw = await startGateway(doc('/x'));
+    closers.push(gw.close);
+    gw.gateway.watch(file);
+    const metricsOf = () => gw.gateway.runtime.metrics.registry.metrics();
+    writeFileSync(`${file}.tmp`, stringify(doc('/y', { caFile: join(dir, 'ca.crt') })));
+    renameSync(`${file}.tmp`, file);
+    const deadline = Date.now() + 5000;
+    while (!/route_reloads_total\{result="rejected"\} 1/.test(await metricsOf()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(gw.gateway.runtime.table.document.routes[0]?.paths, ['/x']);
+    writeFileSync(join(dir, 'ca.crt'), readFileSync(join(caHome, 'tls', 'ca.crt')));
+    await until(() => gw.gateway.runtime.table.document.routes[0]?.paths[0] === '/y');
   });
 
   test('a route file mounted as a swapped symlink (a Kubernetes ConfigMap) is reloaded', async () => {
