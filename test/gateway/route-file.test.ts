@@ -233,3 +233,19 @@ describe('route deprecation', () => {
     }
   });
 });
+
+describe('route stripPrefix', () => {
+  test('a stripPrefix that could never be stripped is refused', () => {
+    // The prefix is stripped when the path is it or starts with it and a `/`: one ending in `/` (or `/`
+    // alone) never was, and the upstream got the whole path.
+    const withStrip = (stripPrefix: string) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [{ name: 'r', service: 'svc', paths: ['/api/*'], stripPrefix }],
+      });
+    assert.deepEqual(issuesOf(withStrip('/api')), []);
+    assert.deepEqual(issuesOf(withStrip('/api/v1')), []);
+    for (const bad of ['/api/', '/', '/api//v1']) assert.ok(issuesOf(withStrip(bad)).length > 0, bad);
+  });
+});

@@ -214,7 +214,8 @@ export const ROUTE_FILE_SCHEMA = {
             },
           },
           matchHeaders: { type: 'object', additionalProperties: { type: 'string' } },
-          stripPrefix: { type: 'string', pattern: '^/' },
+          // Stripped from a path that is it or starts with it and `/`: a trailing `/` (or `/` alone) never was.
+          stripPrefix: { type: 'string', pattern: '^(/[^/]+)+$' },
           auth: {
             type: 'object',
             additionalProperties: false,
