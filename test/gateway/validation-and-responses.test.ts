@@ -244,6 +244,20 @@ describe('CORS', () => {
     assert.equal(res.headers['access-control-allow-credentials'], 'true');
   });
 
+  test("the upstream's Vary is kept beside Origin: a cache must not mix encodings or languages", async () => {
+    upstream.responseHeaders = { vary: 'Accept-Encoding, Accept-Language' };
+    try {
+      const res = await request(`${gw.url}/cors`, { headers: { origin: 'https://app.example' } });
+      await res.body.dump();
+      const vary = String(res.headers['vary'])
+        .split(',')
+        .map((v) => v.trim().toLowerCase());
+      assert.deepEqual(vary.sort(), ['accept-encoding', 'accept-language', 'origin']);
+    } finally {
+      upstream.responseHeaders = {};
+    }
+  });
+
   test('an unlisted origin gets no CORS headers and its preflight is refused', async () => {
     const res = await request(`${gw.url}/cors`, { headers: { origin: 'https://evil.example' } });
     await res.body.dump();

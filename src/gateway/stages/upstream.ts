@@ -80,6 +80,11 @@ export async function proxyUpstream(ctx: RequestContext): Promise<void> {
     }
     Object.assign(out, route.responseHeaders);
     for (const name in extra) out[name] = extra[name] as string;
+    // The cors stage's `Vary: Origin` is added to the upstream's Vary, not put in its place: a shared
+    // cache would otherwise serve one encoding or language of the answer for all.
+    const vary = upstream['vary'];
+    if (extra['vary'] !== undefined && vary !== undefined)
+      out['vary'] = `${[vary].flat().join(', ')}, ${extra['vary']}`;
     out['x-request-id'] = id;
     return out;
   };
