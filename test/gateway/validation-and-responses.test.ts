@@ -258,6 +258,14 @@ describe('CORS', () => {
     }
   });
 
+  test('an answer without Origin on a CORS route also varies by Origin, so a cache keeps it apart', async () => {
+    // Fetch standard, CORS protocol and HTTP caches: an answer stored for a request without Origin (no
+    // Access-Control-Allow-Origin) would otherwise be served to the browser's CORS request too.
+    const res = await request(`${gw.url}/cors`);
+    await res.body.dump();
+    assert.equal(res.headers['vary'], 'Origin');
+  });
+
   test('an unlisted origin gets no CORS headers and its preflight is refused', async () => {
     const res = await request(`${gw.url}/cors`, { headers: { origin: 'https://evil.example' } });
     await res.body.dump();

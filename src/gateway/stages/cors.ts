@@ -8,8 +8,12 @@ import { gatewayError } from '../errors.ts';
 
 export function applyCors(ctx: RequestContext): 'done' | undefined {
   const cors = ctx.route?.cors;
+  if (!cors) return undefined;
   const origin = ctx.request.headers['origin'];
-  if (!cors || origin === undefined) return undefined;
+  // The answer depends on Origin also when there is none (Fetch standard, CORS protocol and HTTP caches):
+  // without Vary, a cache could serve the answer without Access-Control-Allow-Origin to a CORS request.
+  ctx.responseHeaders['vary'] = 'Origin';
+  if (origin === undefined) return undefined;
   const allowed = cors.origins.includes(origin) || (cors.origins.includes('*') && !cors.credentials);
   const requested = ctx.request.headers['access-control-request-method'];
   if (ctx.request.method === 'OPTIONS' && requested !== undefined) {
@@ -35,7 +39,6 @@ export function applyCors(ctx: RequestContext): 'done' | undefined {
     ctx.res.end();
     return 'done';
   }
-  ctx.responseHeaders['vary'] = 'Origin';
   if (allowed) {
     // Echo the one matching origin, never `*` with credentials.
     ctx.responseHeaders['access-control-allow-origin'] = origin;
