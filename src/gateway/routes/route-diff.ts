@@ -24,7 +24,7 @@ export function diffRouteDocuments(current: RouteDocument, next: RouteDocument):
   };
   compare('service', current.services, next.services);
   compare('route', current.routes, next.routes);
-  // The first route in file order that matches serves a request: routes that only change places can
+  // Exact paths, then patterns, are tried in file order: routes that only change places can
   // change which one serves a path, so a route kept whose place among the kept ones moved is changed too.
   const inNext = new Set(next.routes.map((r) => r.name));
   const inCurrent = new Set(current.routes.map((r) => r.name));
