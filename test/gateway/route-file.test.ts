@@ -249,3 +249,20 @@ describe('route stripPrefix', () => {
     for (const bad of ['/api/', '/', '/api//v1']) assert.ok(issuesOf(withStrip(bad)).length > 0, bad);
   });
 });
+
+describe('route paths', () => {
+  test('a path with a dot segment is refused: a canonical request path never has one', () => {
+    const withPath = (path: string) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [{ name: 'r', service: 'svc', paths: [path] }],
+      });
+    for (const good of ['/v1.2/items', '/.well-known/x', '/a/..b/:id', '/a/*']) {
+      assert.deepEqual(issuesOf(withPath(good)), [], good);
+    }
+    for (const bad of ['/api/../admin', '/./x', '/x/.', '/x/..', '/a/./*']) {
+      assert.ok(issuesOf(withPath(bad)).length > 0, bad);
+    }
+  });
+});

@@ -416,10 +416,14 @@ export function checkRouteDocument(
       }
     }
     for (const [j, p] of r.paths.entries()) {
-      if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,=@]+))*(\/\*|\/)?$/.test(p)) {
+      // A dot segment never matched: the request's path is canonical (RFC 3986 §5.2.4), it has none.
+      if (
+        !/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,=@]+))*(\/\*|\/)?$/.test(p) ||
+        /\/\.\.?(\/|$)/.test(p)
+      ) {
         issues.push({
           path: `/routes/${i}/paths/${j}`,
-          message: 'paths are literal segments, :param or a final /*',
+          message: 'paths are literal segments (not . or ..), :param or a final /*',
         });
       }
     }
