@@ -265,4 +265,18 @@ describe('route paths', () => {
       assert.ok(issuesOf(withPath(bad)).length > 0, bad);
     }
   });
+
+  test('a parameter named twice in one path is refused: the params schema would check only the last', () => {
+    // `/users/abc/posts/7` had params { id: '7' }: `abc` went upstream, never seen by the schema.
+    const withPath = (path: string) =>
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [{ name: 'r', service: 'svc', paths: [path] }],
+      });
+    assert.deepEqual(issuesOf(withPath('/users/:id/posts/:pid')), []);
+    for (const bad of ['/users/:id/posts/:id', '/:a/:a/*']) {
+      assert.ok(issuesOf(withPath(bad)).length > 0, bad);
+    }
+  });
 });

@@ -416,6 +416,12 @@ export function checkRouteDocument(
       }
     }
     for (const [j, p] of r.paths.entries()) {
+      // Params are one object by name: a name used twice kept only the last value, and the params
+      // schema never saw the first segment, which still went to the upstream.
+      const names = (p.match(/\/:[A-Za-z0-9_]+/g) ?? []).map((n) => n.slice(2));
+      if (new Set(names).size !== names.length) {
+        issues.push({ path: `/routes/${i}/paths/${j}`, message: 'a parameter is named twice in the path' });
+      }
       // A dot segment never matched: the request's path is canonical (RFC 3986 §5.2.4), it has none.
       if (
         !/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9\-._~!$&'()+,=@]+))*(\/\*|\/)?$/.test(p) ||
