@@ -279,4 +279,22 @@ describe('route paths', () => {
       assert.ok(issuesOf(withPath(bad)).length > 0, bad);
     }
   });
+
+  test('a parameter named __proto__ is a parameter to the schema, not the prototype of the params', () => {
+    // As for the query: a plain object dropped it, so its schema saw no value and any segment went upstream.
+    const parsed = parseRouteFile(
+      stringify({
+        format_version: '1',
+        services: [{ name: 'svc', targets: ['http://127.0.0.1:9'] }],
+        routes: [{ name: 'r', service: 'svc', paths: ['/users/:__proto__'] }],
+      }),
+    );
+    assert.ok(parsed.ok);
+    const table = new RouteTable(parsed.document, systemClock, () => {
+      throw new Error('no limits here');
+    });
+    const params = table.match('/users/abc', 'h', {})?.params ?? {};
+    assert.ok(Object.hasOwn(params, '__proto__'));
+    assert.equal(params['__proto__'], 'abc');
+  });
 });

@@ -7,6 +7,7 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { Clock } from '../../core/index.ts';
 import { compileMaskingPolicy, type MaskingPolicy } from '../../core/masking/index.ts';
+import { fieldMap } from '../canonical/headers.ts';
 import { gatewayError } from '../errors.ts';
 import type { LimitDecision } from '../limits/algorithms.ts';
 import { type UpstreamIdentity, UpstreamService } from '../upstream/upstream-service.ts';
@@ -156,7 +157,8 @@ function matchSegments(p: Pattern, segments: string[]): Record<string, string> |
     // `/api/*` matches `/api/x...` but not `/api` itself (declare `/api` separately).
     return undefined;
   }
-  const params: Record<string, string> = {};
+  // Without a prototype, as the query: `:__proto__` on a plain object set nothing, and the schema saw no value.
+  const params = fieldMap();
   for (let i = 0; i < p.segments.length; i++) {
     const want = p.segments[i] as string;
     const got = segments[i] as string;
