@@ -28,8 +28,10 @@ export interface StageRow {
 export const PIPELINE: readonly StageRow[] = Object.freeze([
   { name: 'canonicalize', run: canonicalize, trusts: 'nothing: raw target and raw headers' },
   { name: 'route', run: selectRoute, trusts: 'the canonical request' },
-  { name: 'cors', run: applyCors, trusts: 'the route; Origin only as a string to compare' },
+  // Before CORS: a preflight from a denied address is refused like any request, instead of answered 204
+  // (which told it the route exists and what it allows).
   { name: 'ip-filter', run: filterIp, trusts: 'TCP peer; X-Forwarded-For only from trusted proxies' },
+  { name: 'cors', run: applyCors, trusts: 'the route; Origin only as a string to compare' },
   { name: 'rate-limit-client', run: limitByClient, trusts: 'client address from ip-filter' },
   { name: 'authenticate', run: authenticate, trusts: 'nothing in a credential until verified' },
   { name: 'rate-limit-caller', run: limitByCaller, trusts: 'the verified principal' },

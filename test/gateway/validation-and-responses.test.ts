@@ -60,6 +60,15 @@ const doc = (target: string): RouteDocument => ({
       cors: { origins: ['https://app.example'], credentials: true, headers: ['content-type'] },
     },
     {
+      name: 'cors-denied',
+      service: 'svc',
+      paths: ['/cors-denied'],
+      methods: ['GET', 'POST'],
+      auth: { required: false },
+      ipDeny: ['127.0.0.0/8', '::1/128'],
+      cors: { origins: ['https://app.example'] },
+    },
+    {
       name: 'v1',
       service: 'svc',
       paths: ['/v1/items'],
@@ -288,6 +297,16 @@ describe('CORS', () => {
     assert.equal(res.statusCode, 204);
     assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
     assert.equal(upstream.received.length, 0);
+  });
+
+  test('a preflight from a denied address is refused, not answered: it learns nothing of the route', async () => {
+    const res = await request(`${gw.url}/cors-denied`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    assert.equal(res.statusCode, 403);
+    assert.equal(((await res.body.json()) as { code: string }).code, 'gateway_ip_denied');
+    assert.equal(res.headers['access-control-allow-methods'], undefined);
   });
 
   test('a preflight answer carries the security headers of every answer', async () => {
