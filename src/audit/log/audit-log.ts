@@ -182,11 +182,14 @@ export class AuditLog {
     } else {
       [results, step] = await this.store.transaction(async (tx) => {
         const plan = await this.#plan(tx, group);
-        const bodies = plan.segments.map(segmentBodies);
         const leaves: Buffer[] = [];
-        for (const text of bodies) for (const body of text.split('\n')) leaves.push(leafHash(body));
+        const texts = plan.segments.map((seg) => {
+          const bodies = segmentBodies(seg);
+          for (const body of bodies) leaves.push(leafHash(body));
+          return bodies.join('\n');
+        });
         const prepared = this.tree.prepare(leaves);
-        await insertSegments(tx, plan.segments, bodies);
+        await insertSegments(tx, plan.segments, texts);
         await insertTiles(tx, prepared.tiles);
         return [plan.results, prepared] as const;
       });

@@ -26,11 +26,11 @@ export interface Segment {
   terms: string[];
 }
 
-/** The stored text of a segment: its records' leaf bodies, joined by newlines. */
-export function segmentBodies(seg: Segment): string {
+/** A segment's leaf bodies, one per record (stored joined by newlines). */
+export function segmentBodies(seg: Segment): string[] {
   const bodies: string[] = new Array(seg.n);
   for (let i = 0; i < seg.n; i++) bodies[i] = seg.heads[i]! + (seg.first + i) + seg.tails[i]!;
-  return bodies.join('\n');
+  return bodies;
 }
 
 /** Most records in one segment (a larger batch is split), so that reading one record stays cheap. */
