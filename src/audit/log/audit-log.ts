@@ -36,6 +36,7 @@ export interface AppendResult {
 
 /** What the log reads of retention to refuse records that pruning would remove at once. */
 export interface RetentionView {
+  /** Never earlier than the clock a prune judged by: a clock stepped back reopens nothing it removed. */
   now(): number;
   readonly retentionDays: Readonly<Record<string, number>>;
   holds(): Promise<readonly LegalHold[]>;
@@ -67,8 +68,6 @@ export class AuditLog {
   readonly #writer: SqliteWriter | undefined;
   /** Retention, when the log has it (see `useRetention`). */
   #retention: RetentionView | undefined;
-  /** The latest prune's clock reading (see `pruning`). */
-  #prunedAt = Number.NEGATIVE_INFINITY;
 
   private constructor(store: Store, tree: TileTree, writer: SqliteWriter | undefined) {
     this.store = store;
@@ -108,14 +107,6 @@ export class AuditLog {
    */
   useRetention(retention: RetentionView): void {
     this.#retention = retention;
-  }
-
-  /**
-   * Called by a prune before it removes ids, with the clock it read: appends after it judge expiry by no
-   * earlier time, even if the clock is stepped back, so no retry of a record it removes gets in.
-   */
-  pruning(now: number): void {
-    this.#prunedAt = Math.max(this.#prunedAt, now);
   }
 
   get size(): number {
@@ -209,7 +200,7 @@ export class AuditLog {
     const existing = await findByIds(tx, ids);
     // The clock is read after the ids: a prune that removed some of them read it earlier (see `pruning`).
     const retention = this.#retention;
-    const now = retention ? Math.max(retention.now(), this.#prunedAt) : 0;
+    const now = retention ? retention.now() : 0;
     let holds: readonly LegalHold[] | undefined;
     const builders: SegmentBuilder[] = [];
     const seen = new Map<string, { index: number; record: LogEntry }>();

@@ -35,6 +35,8 @@ interface HoldRow {
 export class Retention {
   readonly #ctx: AuditContext;
   #timer: NodeJS.Timeout | undefined;
+  /** The latest clock reading a prune that removed ids judged by (see `now`). */
+  #prunedAt = Number.NEGATIVE_INFINITY;
   /**
    * Placing a hold and pruning run one at a time: a prune decides on the holds it read before scanning,
    * so a hold acknowledged during its scan would otherwise be passed over by the floor it then sets.
@@ -60,9 +62,12 @@ export class Retention {
     if (this.#timer) clearInterval(this.#timer);
   }
 
-  /** The clock prunes read (the log judges new records by it too). */
+  /**
+   * The clock the log judges new records by: never earlier than a prune's that removed ids, so a retry of
+   * a record it removed does not get in when the clock is stepped back.
+   */
   now(): number {
-    return this.#ctx.clock.now();
+    return Math.max(this.#ctx.clock.now(), this.#prunedAt);
   }
 
   get retentionDays(): Readonly<Record<string, number>> {
@@ -156,8 +161,8 @@ export class Retention {
     }
     const floor = Math.floor(stop / TILE_WIDTH) * TILE_WIDTH;
     if (floor <= previous) return { minIndex: previous, previous };
-    // Before any id goes: an append checked for expiry by an earlier clock reading is checked again.
-    log.pruning(now);
+    // Before any id goes: appends from now on judge expiry by this clock reading at the earliest.
+    this.#prunedAt = Math.max(this.#prunedAt, now);
     const moved = await store.transaction(async (tx) => {
       // The mutex only orders this process. Another one (a replica, or its prune timer) may have placed a
       // hold since the holds were read, or moved the floor: under the floor's row lock, which placing a
