@@ -15,7 +15,7 @@ import {
   verifyLog,
   verifyProofBundle,
 } from '../../audit/index.ts';
-import { readOwnFile } from '../../audit/log/checkpointer.ts';
+import { readOwnFile } from '../../audit/log/anchors.ts';
 import { configFile, loadPlatformConfig } from '../config-file.ts';
 import { withOperatorCertificate } from '../operator-identity.ts';
 import { readState } from '../runtime-state.ts';
